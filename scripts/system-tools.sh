@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests talk to (real peers, not our own code): openssl, micromdm's
+# scepclient/scepserver, plistutil, apksigner, aapt, zbarimg, Chromium. Skips what is already there.
+set -euo pipefail
+PACKAGES=(openssl scep libplist-utils apksigner aapt zbar-tools chromium openjdk-17-jdk-headless)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "system-tools: missing Debian packages ${missing[*]} (run as root, or install them by hand)" >&2
+  exit 1
+fi
+echo "system-tools: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,5 @@
+export { loadConfig, configFromObject, configPathFromArgs, resolveConfigPath, ConfigError } from './load';
+export type { WardConfig, ListenerConfig } from './load';
+export { configSchema } from './schema';
+export { packageRoot } from './package-root';
+export { createLogger, REDACT_PATHS } from './logger';

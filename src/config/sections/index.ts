@@ -1,0 +1,4 @@
+// Each domain documents its own config section in a file of this folder; they are merged into the
+// one schema in ../schema.ts. Add one line per section.
+export const sectionSchemas: Record<string, object> = {
+};

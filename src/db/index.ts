@@ -1,0 +1,59 @@
+// The one SQLite database of the appliance: better-sqlite3 (synchronous, one connection per
+// process) under drizzle-orm. Domains keep their SQL in their own store.ts and take a WardDb.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { packageRoot } from '../config';
+import { migrate, readMigrations, MigrationError } from './migrate';
+
+export { MigrationError, migrate, readMigrations } from './migrate';
+
+export interface WardDb {
+  sqlite: Database.Database;
+  orm: BetterSQLite3Database;
+  /** Runs fn in a write transaction (BEGIN IMMEDIATE, so concurrent writers wait on busy_timeout
+   * instead of failing on a stale snapshot). Nested calls join the outer transaction. */
+  write<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface OpenOptions {
+  busyTimeoutMs?: number;
+  migrationsDir?: string;
+  /** false: open without migrating (wardctl verbs that only read). */
+  migrate?: boolean;
+  readonly?: boolean;
+}
+
+export function openDatabase(file: string, opts: OpenOptions = {}): WardDb {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const sqlite = new Database(file, { readonly: opts.readonly ?? false });
+  if (!opts.readonly) {
+    sqlite.pragma('journal_mode = WAL');
+    // FULL: a committed transaction (and its audit event) survives power loss, not only kill -9.
+    sqlite.pragma('synchronous = FULL');
+  }
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+  try {
+    fs.chmodSync(file, 0o600);
+  } catch {
+    // read-only media: permissions are the installer's business
+  }
+  if (opts.migrate !== false && !opts.readonly) {
+    try {
+      migrate(sqlite, readMigrations(opts.migrationsDir ?? path.join(packageRoot(), 'migrations')));
+    } catch (e) {
+      sqlite.close();
+      throw e;
+    }
+  }
+  const orm = drizzle(sqlite);
+  const write = <T>(fn: () => T): T => (sqlite.inTransaction ? fn() : sqlite.transaction(fn).immediate());
+  return { sqlite, orm, write, close: () => sqlite.close() };
+}
+
+export function isMigrationError(e: unknown): e is MigrationError {
+  return e instanceof MigrationError;
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Composition root: the only place that wires the domains together. `node dist/main.js --config FILE`
+// (or WARD_CONFIG=FILE) starts the daemon.
+import type { Logger } from 'pino';
+import { AuditLog, SYSTEM_ACTOR } from './audit';
+import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadConfig } from './config';
+import { MigrationError, openDatabase, type WardDb } from './db';
+import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
+import { CertificateAuthority, KeyStoreError, mountPkiRoutes } from './pki';
+
+export interface RunningWard {
+  cfg: WardConfig;
+  db: WardDb;
+  audit: AuditLog;
+  ca: CertificateAuthority;
+  health: Health;
+  schedule: Schedule;
+  listeners: Listeners;
+  ports: { httpPort: number; httpsPort: number };
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+const MIN_NODE_MAJOR = 24;
+
+export function runtimeProblem(version = process.versions.node): string | undefined {
+  const major = Number(version.split('.')[0]);
+  if (major < MIN_NODE_MAJOR) {
+    return `ward: Node ${version} is too old (needs >= ${MIN_NODE_MAJOR}, OpenSSL 3.2+ for SCEP); run node_modules/.bin/node`;
+  }
+  return undefined;
+}
+
+export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.logging.level)): Promise<RunningWard> {
+  const db = openDatabase(cfg.database.file, { busyTimeoutMs: cfg.database.busyTimeoutMs });
+  setSqliteVersion(db.sqlite.prepare('select sqlite_version()').pluck().get() as string);
+  const audit = new AuditLog(db);
+  let ca: CertificateAuthority;
+  try {
+    ca = CertificateAuthority.open(cfg, db, audit, log);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  const health = new Health();
+  const schedule = new Schedule(log, health);
+  const server = ca.serviceIdentity('server');
+  const listeners = createListeners(cfg, log, health, { key: server.key, certPem: server.pem, chainPem: ca.chainPem() });
+
+  mountPkiRoutes(listeners.plain, ca);
+  health.register('pki', () => ({
+    ok: true,
+    details: {
+      root: { sha256: ca.rootFingerprint(), notAfter: ca.root.cert.validToDate.toISOString() },
+      issuing: { notAfter: ca.issuing.cert.validToDate.toISOString() },
+      server: { serial: server.serial, notAfter: server.cert.validToDate.toISOString() },
+    },
+  }));
+  schedule.add('crl-reissue', '*/15 * * * *', () => ({ reissued: ca.reissueDueCrls() }));
+  schedule.add('server-certificate', '17 3 * * *', () => {
+    const id = ca.serviceIdentity('server');
+    listeners.setTlsIdentity({ key: id.key, certPem: id.pem, chainPem: ca.chainPem() });
+    return { serial: id.serial };
+  });
+
+  // ---- domains: each mounts its routes on listeners.plain / listeners.secure and registers its
+  // ---- health checks and scheduled jobs here.
+
+  ca.reissueDueCrls();
+  const ports = await listeners.start();
+  // Port 0 (tests): URLs handed out from now on carry the port actually bound.
+  cfg.http.publicUrl = cfg.http.publicUrl!.replace(/:0$/, `:${ports.httpPort}`);
+  cfg.https.publicUrl = cfg.https.publicUrl!.replace(/:0$/, `:${ports.httpsPort}`);
+  schedule.start();
+  audit.record({ action: 'system.started', actor: SYSTEM_ACTOR, details: { version: process.env.npm_package_version ?? null, node: process.version, ...ports } });
+  log.info({ ...ports, node: process.version, openssl: process.versions.openssl }, 'ready');
+
+  let stopped = false;
+  return {
+    cfg, db, audit, ca, health, schedule, listeners, ports, log,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await schedule.stop();
+      await listeners.stop();
+      audit.record({ action: 'system.stopped', actor: SYSTEM_ACTOR });
+      db.close();
+    },
+  };
+}
+
+/** Problems a hospital operator must act on: one clear line on stderr, no stack trace. */
+function fatalLine(e: unknown): { line: string; code: number } | undefined {
+  if (e instanceof ConfigError) return { line: e.message, code: 2 };
+  if (e instanceof KeyStoreError) return { line: e.message, code: 1 };
+  if (e instanceof MigrationError) return { line: `ward: database: ${e.message}`, code: 1 };
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    return { line: `ward: cannot listen: ${(e as Error).message}`, code: 1 };
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const problem = runtimeProblem();
+  if (problem) {
+    process.stderr.write(problem + '\n');
+    process.exit(2);
+  }
+  let ward: RunningWard;
+  try {
+    const cfg = loadConfig(configPathFromArgs(process.argv.slice(2)));
+    ward = await startWard(cfg);
+  } catch (e) {
+    const fatal = fatalLine(e);
+    if (!fatal) throw e;
+    process.stderr.write(fatal.line + '\n');
+    process.exit(fatal.code);
+  }
+  const shutdown = (signal: string) => {
+    ward.log.info({ signal }, 'shutting down');
+    ward.stop().then(
+      () => process.exit(0),
+      (e) => {
+        ward.log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (require.main === module) void main();

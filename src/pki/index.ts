@@ -1,0 +1,13 @@
+export {
+  CertificateAuthority, PkiError, REVOCATION_REASONS, normalizeSerial, serialOf, buildCertificate,
+} from './ca';
+export type {
+  CaIdentity, ServiceIdentity, IssueRequest, IssuedCertificate, RevocationReason, CertificateStatus,
+} from './ca';
+export { parseCertificationRequest, CsrError } from './csr';
+export type { CertificationRequest } from './csr';
+export { KeyStoreError } from './keys';
+export type { CertificateProfile, ServiceIdentityName } from './profiles';
+export type { CertificateRecord } from './store';
+export * as der from './der';
+export { mountPkiRoutes } from './routes';

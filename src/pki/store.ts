@@ -1,0 +1,95 @@
+// The CA's records: every certificate it signed and every CRL it issued (SQL lives here only).
+import { and, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
+import { blob, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { WardDb } from '../db';
+
+export const certificates = sqliteTable('certificates', {
+  serial: text('serial').primaryKey(),
+  issuer: text('issuer').notNull(),
+  profile: text('profile').notNull(),
+  subject: text('subject').notNull(),
+  notBefore: text('not_before').notNull(),
+  notAfter: text('not_after').notNull(),
+  sha256: text('sha256').notNull(),
+  der: blob('der', { mode: 'buffer' }).notNull(),
+  issuedAt: text('issued_at').notNull(),
+  requestedBy: text('requested_by').notNull(),
+  revokedAt: text('revoked_at'),
+  revocationReason: integer('revocation_reason'),
+});
+
+export const crls = sqliteTable('crls', {
+  number: integer('number').primaryKey(),
+  issuer: text('issuer').notNull(),
+  thisUpdate: text('this_update').notNull(),
+  nextUpdate: text('next_update').notNull(),
+  der: blob('der', { mode: 'buffer' }).notNull(),
+});
+
+export type CertificateRecord = typeof certificates.$inferSelect;
+export type CrlRecord = typeof crls.$inferSelect;
+
+export class PkiStore {
+  private readonly bySerial;
+  private readonly latestCrlOf;
+
+  constructor(private readonly db: WardDb) {
+    this.bySerial = db.orm.select().from(certificates).where(eq(certificates.serial, sql.placeholder('serial'))).prepare();
+    this.latestCrlOf = db.orm
+      .select()
+      .from(crls)
+      .where(eq(crls.issuer, sql.placeholder('issuer')))
+      .orderBy(desc(crls.number))
+      .limit(1)
+      .prepare();
+  }
+
+  insertCertificate(rec: CertificateRecord): void {
+    this.db.orm.insert(certificates).values(rec).run();
+  }
+
+  certificate(serial: string): CertificateRecord | undefined {
+    return this.bySerial.get({ serial });
+  }
+
+  /** Certificates of a subject still within their validity period, newest first. */
+  liveBySubject(subject: string, now: Date): CertificateRecord[] {
+    return this.db.orm
+      .select()
+      .from(certificates)
+      .where(and(eq(certificates.subject, subject), gt(certificates.notAfter, now.toISOString())))
+      .orderBy(desc(certificates.issuedAt))
+      .all();
+  }
+
+  list(opts: { profile?: string; limit: number; offset: number }): CertificateRecord[] {
+    const q = this.db.orm.select().from(certificates);
+    const filtered = opts.profile ? q.where(eq(certificates.profile, opts.profile)) : q;
+    return filtered.orderBy(desc(certificates.issuedAt)).limit(opts.limit).offset(opts.offset).all();
+  }
+
+  markRevoked(serial: string, at: string, reason: number): void {
+    this.db.orm.update(certificates).set({ revokedAt: at, revocationReason: reason }).where(eq(certificates.serial, serial)).run();
+  }
+
+  revokedBy(issuer: string): { serial: string; revokedAt: string; reason: number }[] {
+    return this.db.orm
+      .select({ serial: certificates.serial, revokedAt: certificates.revokedAt, reason: certificates.revocationReason })
+      .from(certificates)
+      .where(and(eq(certificates.issuer, issuer), isNotNull(certificates.revokedAt)))
+      .all() as { serial: string; revokedAt: string; reason: number }[];
+  }
+
+  latestCrl(issuer: string): CrlRecord | undefined {
+    return this.latestCrlOf.get({ issuer });
+  }
+
+  nextCrlNumber(): number {
+    const row = this.db.orm.select({ n: sql<number>`coalesce(max(${crls.number}), 0)` }).from(crls).get();
+    return (row?.n ?? 0) + 1;
+  }
+
+  insertCrl(rec: CrlRecord): void {
+    this.db.orm.insert(crls).values(rec).run();
+  }
+}

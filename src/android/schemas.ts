@@ -1,0 +1,232 @@
+// JSON Schemas of the Android agent API (docs/android-agent-protocol.md). Each shape is written once:
+// ajv validates requests with it, and the same objects are exported as OpenAPI components.
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+
+const str = (maxLength: number, extra: Record<string, unknown> = {}) => ({ type: 'string', maxLength, ...extra });
+const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum });
+const PACKAGE_NAME = { type: 'string', maxLength: 255, pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+$' };
+const obj = (properties: Record<string, unknown>, required: string[] = [], description?: string) => ({
+  type: 'object',
+  ...(description ? { description } : {}),
+  properties,
+  required,
+  additionalProperties: false,
+});
+
+export const NEXT_ACTIONS = ['continue', 'retry_later', 'reauthenticate', 'unenrolled'] as const;
+export type NextAction = (typeof NEXT_ACTIONS)[number];
+
+export const COMMAND_TYPES = [
+  'LOCK',
+  'REBOOT',
+  'RESET_PASSWORD',
+  'WIPE',
+  'CLEAR_APP_DATA',
+  'INSTALL_APP',
+  'UNINSTALL_APP',
+  'START_LOCK_TASK',
+  'STOP_LOCK_TASK',
+] as const;
+export type CommandType = (typeof COMMAND_TYPES)[number];
+
+export const MANAGEMENT_MODES = ['device_owner', 'profile_owner'] as const;
+export const ENROLLMENT_MODES = ['fully_managed', 'work_profile'] as const;
+
+export const nextSchema = obj(
+  {
+    action: {
+      enum: [...NEXT_ACTIONS],
+      description:
+        'continue: carry on. retry_later: a passing problem on Ward\'s side; wait retryAfterSeconds and repeat the call. ' +
+        'reauthenticate: present the identity certificate again, or renew it; never a reason to drop the enrollment. ' +
+        'unenrolled: Ward has recorded that this device was unenrolled; the only answer that may end management.',
+    },
+    retryAfterSeconds: int(1, 86_400),
+    reason: str(300),
+  },
+  ['action'],
+  'What the agent does next. Present in every answer (body, and the Ward-Next header).',
+);
+
+export const deviceFactsSchema = obj(
+  {
+    installationId: str(64, { pattern: '^[A-Za-z0-9-]{8,64}$', description: 'Random id the agent makes once per provisioning; a repeated enroll with it is the same device.' }),
+    manufacturer: str(100),
+    model: str(100),
+    serialNumber: str(100),
+    androidVersion: str(32),
+    sdkInt: int(1, 1000),
+    securityPatch: str(10, { pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
+    managementMode: { enum: [...MANAGEMENT_MODES] },
+    agentPackage: PACKAGE_NAME,
+    agentVersionCode: int(0, Number.MAX_SAFE_INTEGER),
+  },
+  ['installationId', 'model', 'androidVersion', 'sdkInt', 'managementMode'],
+);
+
+export const enrollRequestSchema = obj(
+  {
+    token: str(200, { minLength: 1, description: 'The enrollment token from the QR code admin extras (ward.enrollment_token).' }),
+    csr: str(16_384, { minLength: 1, description: 'PKCS#10 certificate request, PEM. The key stays in the Android Keystore.' }),
+    facts: deviceFactsSchema,
+  },
+  ['token', 'csr', 'facts'],
+);
+
+export const enrollResponseSchema = obj(
+  {
+    next: nextSchema,
+    deviceId: str(64),
+    mode: { enum: [...ENROLLMENT_MODES] },
+    certificate: str(16_384, { description: 'The device identity certificate, PEM.' }),
+    caChain: { type: 'array', items: str(16_384), description: 'Issuing CA then root, PEM.' },
+    policy: { type: 'object' },
+    policyEtag: str(100),
+    pollSeconds: int(1, 3600),
+  },
+  ['next', 'deviceId', 'mode', 'certificate', 'caChain', 'policy', 'policyEtag', 'pollSeconds'],
+);
+
+export const renewRequestSchema = obj({ csr: str(16_384, { minLength: 1 }) }, ['csr']);
+export const renewResponseSchema = obj({ next: nextSchema, certificate: str(16_384), caChain: { type: 'array', items: str(16_384) } }, ['next', 'certificate', 'caChain']);
+
+export const policyResponseSchema = obj({ next: nextSchema, policy: { type: 'object' }, policyEtag: str(100), pollSeconds: int(1, 3600) }, ['next', 'policy', 'policyEtag']);
+
+const ENCRYPTION = ['unsupported', 'inactive', 'activating', 'active', 'active_default_key', 'active_per_user'];
+
+export const statusReportSchema = obj(
+  {
+    model: str(100),
+    androidVersion: str(32),
+    sdkInt: int(1, 1000),
+    securityPatch: str(10, { pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
+    encryption: { enum: ENCRYPTION, description: 'DevicePolicyManager.getStorageEncryptionStatus().' },
+    passcodeSufficient: { type: 'boolean', description: 'DevicePolicyManager.isActivePasswordSufficient().' },
+    managementMode: { enum: [...MANAGEMENT_MODES] },
+    installedApps: {
+      type: 'array',
+      maxItems: 5000,
+      items: obj({ packageName: PACKAGE_NAME, versionCode: int(0, Number.MAX_SAFE_INTEGER), versionName: str(100) }, ['packageName', 'versionCode']),
+    },
+    lockTask: obj({ active: { type: 'boolean' }, packages: { type: 'array', maxItems: 100, items: PACKAGE_NAME } }, ['active']),
+    battery: obj({ level: int(0, 100), charging: { type: 'boolean' } }, ['level']),
+    lastUser: { type: ['string', 'null'], maxLength: 200 },
+    policyEtag: str(100, { description: 'The policy the agent has applied.' }),
+    reportedAt: str(40, { format: 'date-time' }),
+  },
+  ['androidVersion', 'securityPatch', 'encryption', 'passcodeSufficient', 'managementMode', 'installedApps', 'lockTask'],
+);
+
+export const statusResponseSchema = obj({ next: nextSchema, policyEtag: str(100), pendingCommands: int(0, 1_000_000) }, ['next', 'policyEtag', 'pendingCommands']);
+
+export const commandSchema = obj(
+  {
+    id: str(64),
+    type: { enum: [...COMMAND_TYPES] },
+    payload: { type: 'object' },
+    queuedAt: str(40),
+  },
+  ['id', 'type', 'payload', 'queuedAt'],
+);
+
+export const commandsResponseSchema = obj({ next: nextSchema, commands: { type: 'array', items: commandSchema } }, ['next', 'commands']);
+
+export const COMMAND_RESULT_STATUSES = ['acknowledged', 'done', 'failed', 'not_supported'] as const;
+export type CommandResultStatus = (typeof COMMAND_RESULT_STATUSES)[number];
+
+export const commandResultSchema = obj(
+  {
+    status: {
+      enum: [...COMMAND_RESULT_STATUSES],
+      description: 'acknowledged: received and about to run (send it before WIPE or REBOOT); done, failed, not_supported: final.',
+    },
+    error: str(1000),
+    output: { type: 'object', maxProperties: 50 },
+  },
+  ['status'],
+);
+
+export const commandResultResponseSchema = obj({ next: nextSchema, commandId: str(64), status: str(32) }, ['next', 'commandId', 'status']);
+
+export const SECURITY_LOG_LEVELS = ['info', 'warning', 'error'] as const;
+
+export const securityLogBatchSchema = obj(
+  {
+    events: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 500,
+      items: obj(
+        {
+          id: { type: 'integer', minimum: 0, description: 'SecurityEvent.getId(): increasing per device; Ward drops ids it already has.' },
+          timeNanos: { type: 'integer', minimum: 0, description: 'SecurityEvent.getTimeNanos().' },
+          tag: int(0, 2_147_483_647),
+          tagName: str(64, { pattern: '^[A-Z0-9_]+$', description: 'SecurityLog constant name, e.g. TAG_KEYGUARD_DISMISS_AUTH_ATTEMPT.' }),
+          level: { enum: [...SECURITY_LOG_LEVELS] },
+          data: { type: 'array', maxItems: 32, items: { type: ['string', 'number', 'boolean', 'null'], maxLength: 1024 } },
+        },
+        ['id', 'timeNanos', 'tag'],
+      ),
+    },
+  },
+  ['events'],
+);
+
+export const securityLogResponseSchema = obj({ next: nextSchema, accepted: int(0, 500), duplicates: int(0, 500), lastId: { type: ['integer', 'null'] } }, ['next', 'accepted', 'duplicates', 'lastId']);
+
+export const errorSchema = obj({ error: str(64), reason: str(1000), requestId: str(64), next: nextSchema }, ['error', 'reason', 'next']);
+
+// Command parameters as an administrator gives them (admin API, wardctl). Ward completes INSTALL_APP
+// from its app catalog and WIPE's scope from the enrollment mode before the agent sees them.
+export const COMMAND_PARAMETER_SCHEMAS: Record<CommandType, object> = {
+  LOCK: obj({ message: str(200) }),
+  REBOOT: obj({}),
+  RESET_PASSWORD: obj({ password: str(128, { minLength: 4, description: 'One-time; Ward erases it once the agent has answered.' }) }),
+  WIPE: obj({ scope: { enum: ['full', 'work_profile'] }, reason: str(200), keepFactoryResetProtection: { type: 'boolean' } }),
+  CLEAR_APP_DATA: obj({ packageName: PACKAGE_NAME }, ['packageName']),
+  INSTALL_APP: obj({ packageName: PACKAGE_NAME, sha256: str(64, { pattern: '^[0-9a-f]{64}$' }) }, ['packageName']),
+  UNINSTALL_APP: obj({ packageName: PACKAGE_NAME }, ['packageName']),
+  START_LOCK_TASK: obj({ packages: { type: 'array', minItems: 1, maxItems: 50, items: PACKAGE_NAME }, launch: PACKAGE_NAME }, ['packages']),
+  STOP_LOCK_TASK: obj({}),
+};
+
+/** Components for the OpenAPI document (components.schemas). */
+export const openApiSchemas = {
+  AndroidNext: nextSchema,
+  AndroidDeviceFacts: deviceFactsSchema,
+  AndroidEnrollRequest: enrollRequestSchema,
+  AndroidEnrollResponse: enrollResponseSchema,
+  AndroidRenewRequest: renewRequestSchema,
+  AndroidRenewResponse: renewResponseSchema,
+  AndroidPolicyResponse: policyResponseSchema,
+  AndroidStatusReport: statusReportSchema,
+  AndroidStatusResponse: statusResponseSchema,
+  AndroidCommand: commandSchema,
+  AndroidCommandsResponse: commandsResponseSchema,
+  AndroidCommandResult: commandResultSchema,
+  AndroidCommandResultResponse: commandResultResponseSchema,
+  AndroidSecurityLogBatch: securityLogBatchSchema,
+  AndroidSecurityLogResponse: securityLogResponseSchema,
+  AndroidError: errorSchema,
+} as const;
+
+const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false, strictRequired: false, validateFormats: false });
+
+export interface Validator<T> {
+  (value: unknown): value is T;
+  errors?: ErrorObject[] | null;
+}
+
+export function compile<T>(schema: object): ValidateFunction<T> {
+  return ajv.compile<T>(schema);
+}
+
+/** "/facts/sdkInt must be <= 1000" style, naming the first problem only. */
+export function describeErrors(errors: ErrorObject[] | null | undefined): string {
+  const e = errors?.[0];
+  if (!e) return 'invalid request';
+  const where = e.instancePath || '(body)';
+  if (e.keyword === 'additionalProperties') return `${where}: unknown property ${JSON.stringify(e.params.additionalProperty)}`;
+  if (e.keyword === 'required') return `${where}: missing ${JSON.stringify(e.params.missingProperty)}`;
+  return `${where} ${e.message ?? 'is invalid'}`;
+}

@@ -32,7 +32,7 @@ run: build
 	node dist/main.js --config $(CONFIG)
 
 bench: build
-	npm run bench
+	node build/bench/index.js
 
 clean:
 	rm -rf dist build

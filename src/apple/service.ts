@@ -562,7 +562,7 @@ export class AppleMdmService implements CheckinService {
     if (cert.validToDate.getTime() < Date.now()) throw new AppleError(`the push certificate expired on ${cert.validToDate.toISOString()}`, 'bad-request');
     const facts = {
       topic: uid,
-      serial: cert.serialNumber.toLowerCase(),
+      serial: BigInt(`0x${cert.serialNumber}`).toString(16),
       notAfter: cert.validToDate.toISOString(),
       sha256: sha256Hex(cert.raw),
     };

@@ -7,12 +7,14 @@ import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadCon
 import { MigrationError, openDatabase, type WardDb } from './db';
 import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
 import { CertificateAuthority, KeyStoreError, mountPkiRoutes } from './pki';
+import { AndroidService, mountAndroidRoutes, staticPolicySource } from './android';
 
 export interface RunningWard {
   cfg: WardConfig;
   db: WardDb;
   audit: AuditLog;
   ca: CertificateAuthority;
+  android: AndroidService;
   health: Health;
   schedule: Schedule;
   listeners: Listeners;
@@ -66,6 +68,12 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   // ---- domains: each mounts its routes on listeners.plain / listeners.secure and registers its
   // ---- health checks and scheduled jobs here.
 
+  // android: DPC APK and PAC on plain HTTP, the agent API on HTTPS, long polls woken by queued commands.
+  const android = new AndroidService(cfg, db, audit, ca, staticPolicySource((cfg.android as { defaultPolicy: Record<string, unknown> }).defaultPolicy), log);
+  mountAndroidRoutes(listeners, android, { bodyLimit: cfg.limits.bodyBytes, shuttingDown: listeners.shuttingDown, log });
+  android.start(listeners.shuttingDown);
+  health.register('android', () => android.health());
+
   ca.reissueDueCrls();
   const ports = await listeners.start();
   // Port 0 (tests): URLs handed out from now on carry the port actually bound.
@@ -77,7 +85,7 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
 
   let stopped = false;
   return {
-    cfg, db, audit, ca, health, schedule, listeners, ports, log,
+    cfg, db, audit, ca, android, health, schedule, listeners, ports, log,
     async stop() {
       if (stopped) return;
       stopped = true;

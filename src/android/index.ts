@@ -1,4 +1,5 @@
-// Public face of the Android domain: DPC APK reading and checks, the provisioning QR payload.
+// Public face of the Android domain: DPC APK reading and checks, the provisioning QR payload, the agent
+// API service and its routes, and the API schemas (also published as OpenAPI components).
 export {
   readApk,
   readManifest,
@@ -23,4 +24,11 @@ export {
   EXTRA as PROVISIONING_EXTRA,
   ADMIN_EXTRA,
 } from './provisioning';
-export type { ProvisioningInput, WifiSecurityType, EnrollmentMode } from './provisioning';
+export type { ProvisioningInput, WifiSecurityType } from './provisioning';
+export { AndroidService, AgentError, AndroidRequestError, staticPolicySource, policyEtag } from './service';
+export type { AndroidPolicySource, Next, DeviceFacts, EnrollRequest, StatusReport, CommandResultInput, SecurityLogEvent, AgentCommand, TokenOptions } from './service';
+export type { ApkRecord, TokenRecord, DeviceRecord, CommandRecord, EnrollmentMode, CommandStatus, DeviceState } from './store';
+export { mountAndroidRoutes, AGENT_PREFIX } from './routes';
+export { CommandWaiters } from './long-poll';
+export { openApiSchemas as androidOpenApiSchemas, openApiPaths as androidOpenApiPaths, COMMAND_TYPES as ANDROID_COMMAND_TYPES, COMMAND_PARAMETER_SCHEMAS as ANDROID_COMMAND_PARAMETER_SCHEMAS, NEXT_ACTIONS } from './schemas';
+export type { CommandType as AndroidCommandType, NextAction } from './schemas';

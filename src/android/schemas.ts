@@ -64,6 +64,11 @@ export const deviceFactsSchema = obj(
   ['installationId', 'model', 'androidVersion', 'sdkInt', 'managementMode'],
 );
 
+export const caResponseSchema = obj(
+  { next: nextSchema, caChain: { type: 'array', items: str(16_384), description: 'Issuing CA then root, PEM.' }, rootSha256: str(64) },
+  ['next', 'caChain', 'rootSha256'],
+);
+
 export const enrollRequestSchema = obj(
   {
     token: str(200, { minLength: 1, description: 'The enrollment token from the QR code admin extras (ward.enrollment_token).' }),
@@ -158,14 +163,14 @@ export const securityLogBatchSchema = obj(
       maxItems: 500,
       items: obj(
         {
-          id: { type: 'integer', minimum: 0, description: 'SecurityEvent.getId(): increasing per device; Ward drops ids it already has.' },
-          timeNanos: { type: 'integer', minimum: 0, description: 'SecurityEvent.getTimeNanos().' },
+          id: { type: 'integer', minimum: 0, description: 'SecurityEvent.getId(). Ward keeps events after the newest (timeMillis, id) it stored, so a retried upload is harmless.' },
+          timeMillis: { type: 'integer', minimum: 0, description: 'SecurityEvent.getTimeNanos() / 1000000 (epoch milliseconds; nanoseconds overflow JSON numbers).' },
           tag: int(0, 2_147_483_647),
           tagName: str(64, { pattern: '^[A-Z0-9_]+$', description: 'SecurityLog constant name, e.g. TAG_KEYGUARD_DISMISS_AUTH_ATTEMPT.' }),
           level: { enum: [...SECURITY_LOG_LEVELS] },
           data: { type: 'array', maxItems: 32, items: { type: ['string', 'number', 'boolean', 'null'], maxLength: 1024 } },
         },
-        ['id', 'timeNanos', 'tag'],
+        ['id', 'timeMillis', 'tag'],
       ),
     },
   },
@@ -194,6 +199,7 @@ export const COMMAND_PARAMETER_SCHEMAS: Record<CommandType, object> = {
 export const openApiSchemas = {
   AndroidNext: nextSchema,
   AndroidDeviceFacts: deviceFactsSchema,
+  AndroidCaResponse: caResponseSchema,
   AndroidEnrollRequest: enrollRequestSchema,
   AndroidEnrollResponse: enrollResponseSchema,
   AndroidRenewRequest: renewRequestSchema,
@@ -230,3 +236,63 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
   if (e.keyword === 'required') return `${where}: missing ${JSON.stringify(e.params.missingProperty)}`;
   return `${where} ${e.message ?? 'is invalid'}`;
 }
+
+const ref = (name: keyof typeof openApiSchemas) => ({ $ref: `#/components/schemas/${name}` });
+const jsonBody = (name: keyof typeof openApiSchemas) => ({ required: true, content: { 'application/json': { schema: ref(name) } } });
+const jsonAnswer = (description: string, name: keyof typeof openApiSchemas) => ({ description, content: { 'application/json': { schema: ref(name) } } });
+const failures = {
+  '4XX': jsonAnswer('Refused; `next` says whether to carry on, re-authenticate or stop (unenrolled).', 'AndroidError'),
+  '5XX': jsonAnswer('A passing failure: `next.action` is retry_later.', 'AndroidError'),
+};
+const deviceAuth = [{ deviceCertificate: [] }];
+
+/** OpenAPI 3.1 paths of the agent API (servers: Ward's HTTPS URL); security scheme deviceCertificate = mutualTLS. */
+export const openApiPaths = {
+  '/android/agent/v1/ca': {
+    get: { summary: "Ward's CA chain; trust it only if the root's SHA-256 equals ward.ca_sha256", security: [], responses: { '200': jsonAnswer('CA chain', 'AndroidCaResponse'), ...failures } },
+  },
+  '/android/agent/v1/enroll': {
+    post: { summary: 'Enroll with a token, device facts and a CSR', security: [], requestBody: jsonBody('AndroidEnrollRequest'), responses: { '201': jsonAnswer('Enrolled', 'AndroidEnrollResponse'), ...failures } },
+  },
+  '/android/agent/v1/renew': {
+    post: { summary: 'Renew the identity certificate', security: deviceAuth, requestBody: jsonBody('AndroidRenewRequest'), responses: { '201': jsonAnswer('Renewed', 'AndroidRenewResponse'), ...failures } },
+  },
+  '/android/agent/v1/policy': {
+    get: {
+      summary: 'Fetch the policy document (If-None-Match: its ETag)',
+      security: deviceAuth,
+      responses: { '200': jsonAnswer('Policy', 'AndroidPolicyResponse'), '304': { description: 'Unchanged (Ward-Next header carries the directive)' }, ...failures },
+    },
+  },
+  '/android/agent/v1/status': {
+    post: { summary: 'Report device status', security: deviceAuth, requestBody: jsonBody('AndroidStatusReport'), responses: { '200': jsonAnswer('Stored', 'AndroidStatusResponse'), ...failures } },
+  },
+  '/android/agent/v1/commands': {
+    get: {
+      summary: 'Long poll for commands (held until one is queued or `wait` seconds pass)',
+      security: deviceAuth,
+      parameters: [{ name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 3600 } }],
+      responses: { '200': jsonAnswer('Commands (possibly none)', 'AndroidCommandsResponse'), ...failures },
+    },
+  },
+  '/android/agent/v1/commands/{id}/result': {
+    post: {
+      summary: 'Acknowledge or finish a command',
+      security: deviceAuth,
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      requestBody: jsonBody('AndroidCommandResult'),
+      responses: { '200': jsonAnswer('Recorded', 'AndroidCommandResultResponse'), ...failures },
+    },
+  },
+  '/android/agent/v1/security-logs': {
+    post: { summary: 'Upload a batch of the device security log', security: deviceAuth, requestBody: jsonBody('AndroidSecurityLogBatch'), responses: { '200': jsonAnswer('Stored as audit events', 'AndroidSecurityLogResponse'), ...failures } },
+  },
+  '/android/agent/v1/apps/{sha256}.apk': {
+    get: {
+      summary: 'Download a clinical app named by INSTALL_APP (check its SHA-256)',
+      security: deviceAuth,
+      parameters: [{ name: 'sha256', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } }],
+      responses: { '200': { description: 'The APK', content: { 'application/vnd.android.package-archive': {} } }, ...failures },
+    },
+  },
+} as const;

@@ -3,6 +3,7 @@ import { configPathFromArgs } from '../config';
 import { CliContext, CommandFailed, UsageError, parseVerbArgs, type VerbGroup } from './context';
 import { configCommands } from './config';
 import { caCommands, certCommands } from './pki';
+import { androidCommands } from './android';
 
 export { CliContext, CommandFailed, UsageError } from './context';
 export type { Verb, VerbGroup } from './context';
@@ -11,6 +12,7 @@ export const verbGroups: VerbGroup[] = [
   configCommands,
   caCommands,
   certCommands,
+  androidCommands,
 ];
 
 function usage(): string {

@@ -1,4 +1,7 @@
 // Each domain documents its own config section in a file of this folder; they are merged into the
 // one schema in ../schema.ts. Add one line per section.
+import { androidSection } from './android';
+
 export const sectionSchemas: Record<string, object> = {
+  android: androidSection,
 };

@@ -1,3 +1,12 @@
+// The audit domain's public face: record events (AuditLog), keep them tamper-evident (AuditTrail:
+// Merkle tree, signed tree heads, store check, bundle export), and verify a bundle offline.
 export { AuditLog, leafHash, SYSTEM_ACTOR } from './store';
-export type { AuditActor, AuditEvent, AuditEventInput, AppendedEvent, ActorType, AuditContext } from './store';
+export type { AuditActor, AuditEvent, AuditEventInput, AppendedEvent, ActorType, AuditContext, TreeHeadReason } from './store';
 export { canonicalJson } from './jcs';
+export { AuditTrail, AuditAlarmError } from './trail';
+export type { AuditSigner, AuditTrailOptions, AuditAlarm, SignedTreeHead, ExportOptions, ExportedBundle } from './trail';
+export { verifyBundle, BUNDLE_FORMAT } from './bundle';
+export type { BundleReport, BundleFailure, BundleCheck, VerifyBundleOptions } from './bundle';
+export { certificatesFromPem } from './cms';
+export { auditConfigOf } from './config';
+export type { AuditConfig } from './config';

@@ -4,7 +4,8 @@
 // RFC 8785 section 3.1 requires I-JSON (RFC 7493 section 2.1): no lone surrogates in any string.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-function quote(s: string): string {
+/** A JSON string in RFC 8785 form (the canonical serialization of one string value). */
+export function canonicalString(s: string): string {
   if (LONE_SURROGATE.test(s)) throw new TypeError('canonicalJson: string with a lone surrogate is not I-JSON');
   // RFC 8785 section 3.2.2.2 matches ECMAScript JSON.stringify escaping.
   return JSON.stringify(s);
@@ -20,7 +21,7 @@ export function canonicalJson(value: unknown): string {
       if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
       return Object.is(value, -0) ? '0' : JSON.stringify(value);
     case 'string':
-      return quote(value);
+      return canonicalString(value);
     case 'object': {
       // Like JSON.stringify, a value with toJSON (Date) is serialized as what toJSON returns.
       const withToJson = value as { toJSON?: unknown };
@@ -29,7 +30,7 @@ export function canonicalJson(value: unknown): string {
       const obj = value as Record<string, unknown>;
       // Section 3.2.3: members sorted by the UTF-16 code units of their names (default JS sort order).
       const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-      return `{${keys.map((k) => `${quote(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+      return `{${keys.map((k) => `${canonicalString(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
     }
     default:
       throw new TypeError(`canonicalJson: cannot serialize ${typeof value}`);

@@ -9,12 +9,14 @@ export const HASH_SIZE = 32;
 /** SHA-256 of the empty string: the root of the empty tree (RFC 9162 section 2.1.1). */
 export const EMPTY_ROOT: Buffer = crypto.hash('sha256', Buffer.alloc(0), 'buffer');
 
-const LEAF_PREFIX = Buffer.from([0]);
-
 /** RFC 9162 section 2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0)). */
 export function leafHash(leaf: Uint8Array | string): Buffer {
-  const bytes = typeof leaf === 'string' ? Buffer.from(leaf, 'utf8') : leaf;
-  return crypto.createHash('sha256').update(LEAF_PREFIX).update(bytes).digest();
+  // One-shot hashing (a string is hashed as its UTF-8 bytes): twice as fast as createHash per leaf.
+  if (typeof leaf === 'string') return crypto.hash('sha256', `\0${leaf}`, 'buffer');
+  const input = Buffer.allocUnsafe(leaf.length + 1);
+  input[0] = 0;
+  input.set(leaf, 1);
+  return crypto.hash('sha256', input, 'buffer');
 }
 
 const nodeInput = Buffer.alloc(1 + 2 * HASH_SIZE);
@@ -137,17 +139,38 @@ export function popcount(n: number): number {
 /** Reads leaf hashes [start, end) back to back (the audit store answers this from SQLite). */
 export type LeafHashReader = (start: number, end: number) => Uint8Array;
 
+/** Leaves per tile: the perfect subtrees of 2^8 leaves whose hashes a MerkleTreeView may cache. */
+export const TILE_LEAVES = 256;
+
 /**
- * Proof generation over a tree of `size` leaves whose leaf hashes the reader supplies. Each proof
- * needs the hashes of O(log n) subtrees, which together span the tree, so one proof reads and
- * hashes every leaf once: about a second per million leaves.
+ * Proof generation over a tree of `size` leaves whose leaf hashes the reader supplies. Without a
+ * tile cache, each proof reads and hashes every leaf once (about a second per million leaves); with
+ * the hashes of the complete 256-leaf tiles (see MerkleTiles) every proof is O(log n) hashes plus
+ * at most a few partial tiles read.
  */
 export class MerkleTreeView {
+  /** levels[k]: hashes of the aligned perfect subtrees of TILE_LEAVES * 2^k leaves, back to back. */
+  private readonly levels: Buffer[] = [];
+
   constructor(
     readonly size: number,
     private readonly read: LeafHashReader,
+    tiles?: Uint8Array,
   ) {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad tree size ${size}`);
+    if (tiles) {
+      if (tiles.length !== Math.floor(size / TILE_LEAVES) * HASH_SIZE) throw new RangeError('tile hashes do not match the tree size');
+      let level = Buffer.from(tiles);
+      while (level.length >= HASH_SIZE) {
+        this.levels.push(level);
+        const pairs = Math.floor(level.length / (2 * HASH_SIZE));
+        const up = Buffer.allocUnsafe(pairs * HASH_SIZE);
+        for (let i = 0; i < pairs; i++) {
+          nodeHash(level.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE), level.subarray((2 * i + 1) * HASH_SIZE, (2 * i + 2) * HASH_SIZE)).copy(up, i * HASH_SIZE);
+        }
+        level = up;
+      }
+    }
   }
 
   static fromLeafHashes(hashes: readonly Uint8Array[] | Uint8Array): MerkleTreeView {
@@ -155,14 +178,42 @@ export class MerkleTreeView {
     return new MerkleTreeView(flat.length / HASH_SIZE, (s, e) => flat.subarray(s * HASH_SIZE, e * HASH_SIZE));
   }
 
-  /** MTH(D[start:end]). */
+  /**
+   * MTH(D[start:end]): by RFC 9162 section 2.1.1 it is the right fold of the perfect subtrees the
+   * binary digits of end - start split the range into, largest first.
+   */
   rangeHash(start: number, end: number): Buffer {
+    if (end <= start) return Buffer.from(EMPTY_ROOT);
+    const pieces: Buffer[] = [];
+    let s = start;
+    let rest = end - start;
+    while (rest > 0) {
+      let p = 1;
+      while (p * 2 <= rest) p *= 2;
+      pieces.push(this.perfectHash(s, p));
+      s += p;
+      rest -= p;
+    }
+    let acc = pieces[pieces.length - 1];
+    for (let i = pieces.length - 2; i >= 0; i--) acc = nodeHash(pieces[i], acc);
+    return Buffer.from(acc);
+  }
+
+  /** Hash of the perfect subtree of `count` (a power of two) leaves from `start`. */
+  private perfectHash(start: number, count: number): Buffer {
+    if (count >= TILE_LEAVES && start % count === 0) {
+      let k = 0;
+      while (TILE_LEAVES * 2 ** k < count) k++;
+      const level = this.levels[k];
+      const i = start / count;
+      if (level && (i + 1) * HASH_SIZE <= level.length) return level.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+    }
     // Read in bounded chunks of whole perfect subtrees so a large range never needs one huge buffer.
     const CHUNK = 1 << 16;
-    if (end - start <= CHUNK) return rootFromLeafHashes(this.read(start, end));
+    if (count <= CHUNK) return rootFromLeafHashes(this.read(start, start + count));
     const parts: Buffer[] = [];
-    for (let s = start; s < end; s += CHUNK) parts.push(rootFromLeafHashes(this.read(s, Math.min(end, s + CHUNK))));
-    return combineChunks(parts);
+    for (let s = start; s < start + count; s += CHUNK) parts.push(rootFromLeafHashes(this.read(s, s + CHUNK)));
+    return rootFromLeafHashes(parts);
   }
 
   root(): Buffer {
@@ -244,11 +295,33 @@ export class MerkleTreeView {
   }
 }
 
-/** MTH over consecutive chunk roots where every chunk but the last holds exactly 2^16 leaves. */
-function combineChunks(parts: Buffer[]): Buffer {
-  // The chunks are the leaves of an upper tree whose split points are multiples of 2^16, which are
-  // the split points of the full tree: RFC 9162's k for n > 2^16 leaves is a multiple of 2^16.
-  return rootFromLeafHashes(parts);
+/**
+ * Collects the hashes of complete 256-leaf tiles while leaf hashes stream past (the store scan),
+ * for a MerkleTreeView cache: 32 bytes per 256 events.
+ */
+export class MerkleTiles {
+  private readonly pending = Buffer.alloc(TILE_LEAVES * HASH_SIZE);
+  private fill = 0;
+  private readonly done: Buffer[] = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(leaf: Uint8Array): void {
+    this.pending.set(leaf, this.fill * HASH_SIZE);
+    this.count++;
+    if (++this.fill === TILE_LEAVES) {
+      this.done.push(rootFromLeafHashes(this.pending));
+      this.fill = 0;
+    }
+  }
+
+  /** Hashes of the complete tiles so far, back to back. */
+  hashes(): Buffer {
+    return Buffer.concat(this.done);
+  }
 }
 
 /**

@@ -1,6 +1,10 @@
-import crypto from 'node:crypto';
+// SQL of the audit domain: the append-only event table (migration 0001) and the signed tree heads
+// (migration 0003). Both tables have triggers that abort UPDATE and DELETE; nothing here edits a row.
 import type { WardDb } from '../db';
-import { canonicalJson } from './jcs';
+import { canonicalJson, canonicalString } from './jcs';
+import { leafHash } from './merkle';
+
+export { leafHash } from './merkle';
 
 export type ActorType = 'admin' | 'device' | 'system' | 'cli';
 
@@ -51,12 +55,23 @@ export interface AppendedEvent {
   leafHash: Buffer;
 }
 
+const str = canonicalString;
+const nullable = (s: string | null) => (s === null ? 'null' : canonicalString(s));
+
+/**
+ * canonicalJson(event), written out for the event's fixed shape (members already in RFC 8785
+ * order): the append path's hot spot. A test checks it against canonicalJson.
+ */
+export function eventLine(e: AuditEvent): string {
+  const target = e.target ? `{"id":${str(e.target.id)},"type":${str(e.target.type)}}` : 'null';
+  if (!Number.isSafeInteger(e.seq)) throw new TypeError('audit: seq must be a safe integer');
+  return `{"action":${str(e.action)},"actor":{"id":${str(e.actor.id)},"type":${str(e.actor.type)}},"details":${canonicalJson(e.details)},` +
+    `"outcome":${str(e.outcome)},"reason":${nullable(e.reason)},"requestId":${nullable(e.requestId)},"seq":${e.seq},` +
+    `"source":${nullable(e.source)},"target":${target},"time":${str(e.time)}}`;
+}
+
 const ACTION = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 const SECRET_KEY = /(passw|secret|challenge(?!_?id)|token(?!_?id)|private|passphrase|unlock)/i;
-
-export function leafHash(line: string): Buffer {
-  return crypto.createHash('sha256').update(Buffer.from([0])).update(line, 'utf8').digest();
-}
 
 function checkDetails(details: Record<string, unknown>, where = 'details'): void {
   for (const [k, v] of Object.entries(details)) {
@@ -110,7 +125,7 @@ export class AuditLog {
         requestId: input.requestId ?? null,
         details,
       };
-      const line = canonicalJson(event);
+      const line = eventLine(event);
       const hash = leafHash(line);
       this.insert.run(
         seq, event.time, event.action, event.actor.type, event.actor.id,
@@ -119,5 +134,104 @@ export class AuditLog {
       for (const l of this.listeners) l({ event, line, leafHash: hash });
       return event;
     });
+  }
+}
+
+export type TreeHeadReason = 'schedule' | 'demand' | 'export';
+
+export interface TreeHeadRow {
+  id: number;
+  treeSize: number;
+  rootHash: Buffer;
+  time: string;
+  reason: TreeHeadReason;
+  /** The exact signed text. */
+  head: string;
+  /** CMS SignedData (DER, detached) over `head`. */
+  signature: Buffer;
+  signerSha256: string;
+  /** Compact range [0, treeSize), 32 bytes per subtree root, largest first. */
+  frontier: Buffer;
+}
+
+/** One stored event as the scan and the export read it: the line as bytes (what is hashed). */
+export interface StoredLeaf {
+  seq: number;
+  line: Buffer;
+  leafHash: Buffer;
+}
+
+const HEAD_COLUMNS = `id, tree_size AS treeSize, root_hash AS rootHash, time, reason, head, signature,
+  signer_sha256 AS signerSha256, frontier`;
+
+/** Reads of audit_events and reads/appends of audit_tree_heads. Leaf index = seq - 1. */
+export class AuditStore {
+  private readonly q;
+
+  constructor(private readonly db: WardDb) {
+    const p = (sql: string) => db.sqlite.prepare(sql);
+    this.q = {
+      lastSeq: p('SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1').pluck(),
+      leafHashesAfter: p('SELECT seq, leaf_hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      leafHashRange: p('SELECT leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq').pluck(),
+      // CAST: the line's UTF-8 bytes straight from SQLite, no string round trip.
+      leaves: p('SELECT seq, CAST(line AS BLOB), leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(),
+      firstAtOrAfter: p('SELECT MIN(seq) FROM audit_events WHERE time >= ?').pluck(),
+      lastAtOrBefore: p('SELECT MAX(seq) FROM audit_events WHERE time <= ?').pluck(),
+      latestHead: p(`SELECT ${HEAD_COLUMNS} FROM audit_tree_heads ORDER BY id DESC LIMIT 1`),
+      insertHead: p(`INSERT INTO audit_tree_heads (tree_size, root_hash, time, reason, head, signature, signer_sha256, frontier)
+        VALUES (@treeSize, @rootHash, @time, @reason, @head, @signature, @signerSha256, @frontier)`),
+      exportHeads: p(`SELECT DISTINCT tree_size AS treeSize, root_hash AS rootHash FROM audit_tree_heads
+        WHERE reason = 'export' AND tree_size < ? ORDER BY tree_size`),
+      headCount: p('SELECT COUNT(*) FROM audit_tree_heads').pluck(),
+    };
+  }
+
+  /** Highest sequence number (= number of events when nothing is missing). */
+  lastSeq(): number {
+    return (this.q.lastSeq.get() as number | undefined) ?? 0;
+  }
+
+  /** Up to `limit` (seq, leaf hash) pairs after `seq`, in order. */
+  leafHashesAfter(seq: number, limit: number): [number, Buffer][] {
+    return this.q.leafHashesAfter.all(seq, limit) as [number, Buffer][];
+  }
+
+  /** Leaf hashes of leaves [start, end) back to back (a Merkle LeafHashReader). */
+  leafHashes(start: number, end: number): Buffer {
+    const rows = this.q.leafHashRange.all(start, end) as Buffer[];
+    if (rows.length !== end - start) throw new Error(`audit store: leaves [${start}, ${end}) are not all present`);
+    return Buffer.concat(rows);
+  }
+
+  /** Events with start < seq <= end, at most `limit`, in order. */
+  leaves(start: number, end: number, limit: number): StoredLeaf[] {
+    return (this.q.leaves.all(start, end, limit) as [number, Buffer, Buffer][]).map(([seq, line, leafHash]) => ({ seq, line, leafHash }));
+  }
+
+  /** First seq whose time is at or after `iso`, if any. */
+  firstSeqAtOrAfter(iso: string): number | undefined {
+    return (this.q.firstAtOrAfter.get(iso) as number | null) ?? undefined;
+  }
+
+  lastSeqAtOrBefore(iso: string): number | undefined {
+    return (this.q.lastAtOrBefore.get(iso) as number | null) ?? undefined;
+  }
+
+  latestTreeHead(): TreeHeadRow | undefined {
+    return this.q.latestHead.get() as TreeHeadRow | undefined;
+  }
+
+  insertTreeHead(row: Omit<TreeHeadRow, 'id'>): number {
+    return Number(this.q.insertHead.run(row).lastInsertRowid);
+  }
+
+  /** Distinct (size, root) of the heads earlier bundles were signed under, below `size`. */
+  exportHeadsBelow(size: number): { treeSize: number; rootHash: Buffer }[] {
+    return this.q.exportHeads.all(size) as { treeSize: number; rootHash: Buffer }[];
+  }
+
+  treeHeadCount(): number {
+    return this.q.headCount.get() as number;
   }
 }

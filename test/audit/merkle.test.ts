@@ -3,6 +3,7 @@ import t from 'tap';
 import {
   EMPTY_ROOT,
   MerkleFrontier,
+  MerkleTiles,
   MerkleTreeView,
   leafHash,
   nodeHash,
@@ -265,4 +266,30 @@ t.test('large trees: chunked range hashing equals one-pass hashing', async (t) =
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   t.equal(root.length, 32, `root over 1,000,000 leaf hashes computed in ${ms.toFixed(0)} ms`);
   t.equal(nodeHash(EMPTY_ROOT, EMPTY_ROOT).length, 32);
+});
+
+t.test('tile cache: proofs from a tiled view equal the plain ones, with few leaf reads', async (t) => {
+  const n = 5_000;
+  const flat = crypto.randomBytes(n * 32);
+  const plain = MerkleTreeView.fromLeafHashes(flat);
+  const tiles = new MerkleTiles();
+  for (let i = 0; i < n; i++) tiles.push(flat.subarray(i * 32, i * 32 + 32));
+  t.equal(tiles.size, n);
+  let leavesRead = 0;
+  const tiled = new MerkleTreeView(n, (s, e) => {
+    leavesRead += e - s;
+    return flat.subarray(s * 32, e * 32);
+  }, tiles.hashes());
+  let mismatches = 0;
+  for (const i of [0, 1, 255, 256, 257, 1023, 1024, 2047, 4095, 4096, 4999]) {
+    if (!tiled.inclusionProof(i).every((h, k) => h.equals(plain.inclusionProof(i)[k]))) mismatches++;
+  }
+  for (const m of [1, 2, 255, 256, 300, 511, 512, 1024, 3000, 4096, 4999, 5000]) {
+    if (hexes(tiled.consistencyProof(m)).join() !== hexes(plain.consistencyProof(m)).join()) mismatches++;
+    if (!tiled.frontier(m).root().equals(rootFromLeafHashes(flat.subarray(0, m * 32)))) mismatches++;
+  }
+  if (!tiled.root().equals(plain.root())) mismatches++;
+  t.equal(mismatches, 0, 'same proofs, frontiers and root');
+  t.ok(leavesRead < 23 * 2 * 256 * 3, `only partial tiles were read (${leavesRead} leaf hashes for 23 proofs/frontiers)`);
+  t.throws(() => new MerkleTreeView(n, () => flat, Buffer.alloc(32)), /tile hashes do not match/);
 });

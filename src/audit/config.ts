@@ -1,0 +1,15 @@
+// Reads the audit section of the config (schema: src/config/sections/audit.ts).
+import cron from 'node-cron';
+import { ConfigError, type WardConfig } from '../config';
+import type { AuditConfig } from '../config/sections/audit';
+
+export type { AuditConfig } from '../config/sections/audit';
+
+export function auditConfigOf(cfg: WardConfig): AuditConfig {
+  const section = (cfg.audit ?? {}) as Partial<AuditConfig>;
+  const out: AuditConfig = { treeHeadSchedule: section.treeHeadSchedule ?? '0 * * * *', alarmRetrySeconds: section.alarmRetrySeconds ?? 30 };
+  if (!cron.validate(out.treeHeadSchedule)) {
+    throw new ConfigError(`${cfg.file}: audit.treeHeadSchedule: ${JSON.stringify(out.treeHeadSchedule)} is not a cron expression`);
+  }
+  return out;
+}

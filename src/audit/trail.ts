@@ -1,0 +1,399 @@
+// The tamper-evident side of the audit log: the RFC 9162 Merkle tree over every stored event, signed
+// tree heads (on a schedule and on demand), the check that the store still matches the last signed
+// head (someone editing the database file behind Ward's back raises an alarm), and bundle export.
+import { type KeyObject, X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { WardDb } from '../db';
+import { type ConsistencyFrom, buildBundle } from './bundle';
+import { signDetached, verifyDetached } from './cms';
+import { canonicalJson } from './jcs';
+import { HASH_SIZE, MerkleFrontier, MerkleTiles, MerkleTreeView, leafHash } from './merkle';
+import {
+  type AuditContext, type AuditLog, AuditStore, SYSTEM_ACTOR, type StoredLeaf, type TreeHeadReason, type TreeHeadRow,
+} from './store';
+
+export const TREE_HEAD_FORMAT = 'ward-tree-head/1';
+
+/** The pki service's audit-signer identity: the only key that signs tree heads. */
+export interface AuditSigner {
+  key: KeyObject;
+  certificate: X509Certificate;
+  /** Issuing CA (and root), nearest first. */
+  chain: X509Certificate[];
+}
+
+export interface AuditTrailOptions {
+  signer: () => AuditSigner;
+  /** Ward's CA certificates, root first: chain.pem of bundles, trust anchor for stored heads. */
+  caChain: () => X509Certificate[];
+  log?: Logger;
+  /** How often to retry recording the alarm event while the store cannot be written (ms). */
+  alarmRetryMs?: number;
+  /** Rows per step of the store scan; the event loop runs between steps. */
+  scanChunk?: number;
+}
+
+export interface SignedTreeHead {
+  id: number;
+  treeSize: number;
+  rootHash: Buffer;
+  timestamp: Date;
+  reason: TreeHeadReason;
+}
+
+export interface AuditAlarm {
+  reason: string;
+  detectedAt: string;
+  /** Whether the audit.tree.inconsistent event is in the log yet. */
+  recorded: boolean;
+}
+
+/** The store no longer matches what Ward signed (or is unreadable): nothing new is signed. */
+export class AuditAlarmError extends Error {
+  override name = 'AuditAlarmError';
+}
+
+export interface ExportOptions {
+  /** ISO 8601 times: the bundle covers the events from the first at/after `since` to the last at/before `until`. */
+  since?: string;
+  until?: string;
+}
+
+export interface ExportedBundle {
+  bundle: Buffer;
+  treeHead: SignedTreeHead;
+  /** Leaf indexes [start, end): events seq start+1 .. end. */
+  range: { start: number; end: number };
+}
+
+interface Scan {
+  treeSize: number;
+  view: MerkleTreeView;
+  rootHash: Buffer;
+}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export class AuditTrail {
+  readonly store: AuditStore;
+  private frontier = new MerkleFrontier();
+  private alarmState: AuditAlarm | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly db: WardDb,
+    private readonly audit: AuditLog,
+    private readonly opts: AuditTrailOptions,
+  ) {
+    this.store = new AuditStore(db);
+  }
+
+  get alarm(): AuditAlarm | null {
+    return this.alarmState ? { ...this.alarmState } : null;
+  }
+
+  /**
+   * Restores the Merkle state at start: the compact range stored with the latest signed head (its
+   * signature and root checked), then the leaf hashes appended since. O(events since that head).
+   */
+  restore(): { treeSize: number; rootHash: Buffer } {
+    const head = this.store.latestTreeHead();
+    this.frontier = new MerkleFrontier();
+    if (head) {
+      const problem = this.checkStoredHead(head);
+      if (problem) {
+        this.raiseAlarm(problem);
+      } else {
+        const nodes: Buffer[] = [];
+        for (let o = 0; o < head.frontier.length; o += HASH_SIZE) nodes.push(head.frontier.subarray(o, o + HASH_SIZE));
+        this.frontier = new MerkleFrontier(head.treeSize, nodes);
+      }
+    }
+    this.sync();
+    return { treeSize: this.frontier.size, rootHash: this.frontier.root() };
+  }
+
+  /** Current tree size and root (appends the events committed since the last call). */
+  current(): { treeSize: number; rootHash: Buffer } {
+    this.sync();
+    return { treeSize: this.frontier.size, rootHash: this.frontier.root() };
+  }
+
+  /** Brings the in-memory frontier up to the committed events (rolled-back appends never show up). */
+  private sync(): void {
+    if (this.alarmState) return;
+    for (;;) {
+      const rows = this.store.leafHashesAfter(this.frontier.size, 10_000);
+      for (const [seq, hash] of rows) {
+        if (seq !== this.frontier.size + 1) {
+          this.raiseAlarm(`event seq ${this.frontier.size + 1} is missing (next stored event is seq ${seq})`);
+          return;
+        }
+        if (hash.length !== HASH_SIZE) {
+          this.raiseAlarm(`event seq ${seq} has a malformed leaf hash`);
+          return;
+        }
+        this.frontier.append(hash);
+      }
+      if (rows.length < 10_000) return;
+    }
+  }
+
+  /** A stored head must be signed under Ward's CA and its frontier must hash to its root. */
+  private checkStoredHead(head: TreeHeadRow): string | null {
+    try {
+      verifyDetached(head.signature, Buffer.from(head.head), { trustAnchors: this.opts.caChain() });
+    } catch (e) {
+      return `signed tree head #${head.id} (size ${head.treeSize}) has a bad signature: ${(e as Error).message}`;
+    }
+    let facts: { treeSize?: unknown; rootHash?: unknown };
+    try {
+      facts = JSON.parse(head.head);
+    } catch {
+      return `signed tree head #${head.id} is not JSON`;
+    }
+    if (facts.treeSize !== head.treeSize || facts.rootHash !== hex(head.rootHash)) {
+      return `signed tree head #${head.id}: its columns differ from the signed text`;
+    }
+    try {
+      const nodes: Buffer[] = [];
+      for (let o = 0; o < head.frontier.length; o += HASH_SIZE) nodes.push(head.frontier.subarray(o, o + HASH_SIZE));
+      if (!new MerkleFrontier(head.treeSize, nodes).root().equals(head.rootHash)) {
+        return `signed tree head #${head.id}: its stored frontier does not hash to its root`;
+      }
+    } catch (e) {
+      return `signed tree head #${head.id}: ${(e as Error).message}`;
+    }
+    return null;
+  }
+
+  /**
+   * Reads every stored event, in steps that let the event loop run: each line must hash to its
+   * stored leaf hash, sequence numbers must have no gap, the first n events must hash to the latest
+   * signed root (RFC 9162 consistency of the store with that head), and the whole must agree with
+   * the in-memory tree. Raises the alarm and throws AuditAlarmError when any of it fails.
+   */
+  checkStore(): Promise<{ treeSize: number; rootHash: Buffer }> {
+    return this.serialized(async () => {
+      const scan = await this.scanStore();
+      return { treeSize: scan.treeSize, rootHash: scan.rootHash };
+    });
+  }
+
+  private async scanStore(): Promise<Scan> {
+    this.sync();
+    if (this.alarmState) throw new AuditAlarmError(this.alarmState.reason);
+    const head = this.store.latestTreeHead();
+    const n = this.frontier.size;
+    const expectedRoot = this.frontier.root();
+    const tiles = new MerkleTiles();
+    const chunk = this.opts.scanChunk ?? 5000;
+    let after = 0;
+    while (after < n) {
+      if (this.stopped) throw new AuditAlarmError('audit trail stopped during the store check');
+      const rows = this.store.leaves(after, n, chunk);
+      if (rows.length === 0) return this.fail(`events seq ${after + 1}..${n} are missing from the store`);
+      for (const row of rows) {
+        if (row.seq !== after + 1) return this.fail(`event seq ${after + 1} is missing (next stored event is seq ${row.seq})`);
+        const h = leafHash(row.line);
+        if (!h.equals(row.leafHash)) return this.fail(`event seq ${row.seq}: its line no longer hashes to its stored leaf hash (line edited)`);
+        tiles.push(h);
+        after = row.seq;
+      }
+      await yieldToEventLoop();
+    }
+    const view = new MerkleTreeView(n, (s, e) => this.store.leafHashes(s, e), tiles.hashes());
+    if (head) {
+      if (head.treeSize > n) return this.fail(`the store holds ${n} events, fewer than the ${head.treeSize} signed at ${head.time}`);
+      const problem = this.checkStoredHead(head);
+      if (problem) return this.fail(problem);
+      if (!view.rangeHash(0, head.treeSize).equals(head.rootHash)) {
+        return this.fail(`events 1..${head.treeSize} no longer hash to the root signed at ${head.time} (tree head #${head.id}): the store was edited`);
+      }
+    }
+    const rootHash = view.root();
+    if (!rootHash.equals(expectedRoot)) return this.fail(`events 1..${n} changed after Ward appended them (root differs from the running tree)`);
+    return { treeSize: n, view, rootHash };
+  }
+
+  private fail(reason: string): never {
+    this.raiseAlarm(reason);
+    throw new AuditAlarmError(reason);
+  }
+
+  private raiseAlarm(reason: string): void {
+    if (this.alarmState) return;
+    this.alarmState = { reason, detectedAt: new Date().toISOString(), recorded: false };
+    this.opts.log?.error({ alarm: this.alarmState }, 'audit: the audit store does not match its signed tree heads');
+    this.recordAlarm();
+  }
+
+  /** Records audit.tree.inconsistent once the store takes writes; retries until it does. */
+  private recordAlarm(): void {
+    const alarm = this.alarmState;
+    if (!alarm || alarm.recorded || this.stopped) return;
+    try {
+      this.audit.record({
+        action: 'audit.tree.inconsistent',
+        actor: SYSTEM_ACTOR,
+        outcome: 'failure',
+        reason: alarm.reason,
+        details: { detectedAt: alarm.detectedAt },
+      });
+      alarm.recorded = true;
+      if (this.retryTimer) clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    } catch (e) {
+      this.opts.log?.warn({ err: (e as Error).message }, 'audit: cannot record the alarm event yet; will retry');
+      this.retryTimer ??= setInterval(() => this.recordAlarm(), this.opts.alarmRetryMs ?? 30_000);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** One at a time: heads are signed against the previous head, so signing is serialized. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Checks the store (checkStore), then signs and stores a tree head over every event, with its
+   * audit event in the same transaction. Refuses while the alarm is raised.
+   */
+  signTreeHead(reason: TreeHeadReason, ctx: AuditContext = { actor: SYSTEM_ACTOR }): Promise<SignedTreeHead> {
+    return this.serialized(async () => (await this.signLocked(reason, ctx)).head);
+  }
+
+  private async signLocked(reason: TreeHeadReason, ctx: AuditContext): Promise<{ head: SignedTreeHead; scan: Scan }> {
+    for (let attempt = 0; ; attempt++) {
+      const before = this.store.latestTreeHead();
+      const scan = await this.scanStore();
+      const signer = this.opts.signer();
+      const timestamp = new Date();
+      const text = canonicalJson({
+        format: TREE_HEAD_FORMAT,
+        hashAlgorithm: 'sha-256',
+        treeSize: scan.treeSize,
+        rootHash: hex(scan.rootHash),
+        timestamp: timestamp.toISOString(),
+      });
+      const signature = signDetached(Buffer.from(text), { key: signer.key, certificate: signer.certificate, chain: signer.chain }, timestamp);
+      const frontier = Buffer.concat(scan.view.frontier(scan.treeSize).hashes);
+      const id = this.db.write((): number | 'newer' | TreeHeadRow => {
+        // Another process (wardctl) may have signed meanwhile: it must still be a prefix of ours.
+        const latest = this.store.latestTreeHead();
+        if (latest && latest.id !== before?.id) {
+          if (latest.treeSize > scan.treeSize) return 'newer';
+          if (!scan.view.rangeHash(0, latest.treeSize).equals(latest.rootHash)) return latest;
+        }
+        const rowId = this.store.insertTreeHead({
+          treeSize: scan.treeSize, rootHash: scan.rootHash, time: timestamp.toISOString(), reason, head: text,
+          signature, signerSha256: signer.certificate.fingerprint256.replace(/:/g, '').toLowerCase(), frontier,
+        });
+        this.audit.record({
+          ...ctx,
+          action: 'audit.tree_head.signed',
+          target: { type: 'tree_head', id: String(rowId) },
+          details: { treeSize: scan.treeSize, rootHash: hex(scan.rootHash), reason },
+        });
+        return rowId;
+      });
+      // (The alarm is raised outside the transaction, so that its event is not rolled back with it.)
+      if (typeof id === 'object') this.fail(`tree head #${id.id} (size ${id.treeSize}) is not consistent with the store`);
+      if (id !== 'newer') {
+        this.opts.log?.info({ treeSize: scan.treeSize, rootHash: hex(scan.rootHash), reason }, 'audit: signed tree head');
+        return { head: { id, treeSize: scan.treeSize, rootHash: scan.rootHash, timestamp, reason }, scan };
+      }
+      if (attempt >= 3) throw new AuditAlarmError('tree heads keep moving ahead of this signer; try again');
+    }
+  }
+
+  /**
+   * A bundle (docs/audit-bundle.md) of the events between `since` and `until` under a freshly signed
+   * tree head, with consistency proofs from the heads of every earlier export. Records
+   * audit.bundle.exported.
+   */
+  exportBundle(options: ExportOptions, ctx: AuditContext): Promise<ExportedBundle> {
+    return this.serialized(async () => {
+      const { head, scan } = await this.signLocked('export', ctx);
+      const n = head.treeSize;
+      let start = 0;
+      let end = n;
+      if (options.since) start = Math.min(n, (this.store.firstSeqAtOrAfter(options.since) ?? n + 1) - 1);
+      if (options.until) end = Math.min(n, this.store.lastSeqAtOrBefore(options.until) ?? 0);
+      if (end < start) end = start;
+      const lines: Buffer[] = [];
+      const hashes: Buffer[] = [];
+      let after = start;
+      while (after < end) {
+        const rows: StoredLeaf[] = this.store.leaves(after, end, 50_000);
+        for (const r of rows) {
+          lines.push(r.line);
+          hashes.push(r.leafHash);
+        }
+        after = rows[rows.length - 1].seq;
+        await yieldToEventLoop();
+      }
+      const consistencyProofs: ConsistencyFrom[] = [];
+      for (const prev of this.store.exportHeadsBelow(n)) {
+        if (!scan.view.rangeHash(0, prev.treeSize).equals(prev.rootHash)) {
+          this.fail(`an earlier export's tree head (size ${prev.treeSize}) is not consistent with the store`);
+        }
+        consistencyProofs.push({ treeSize: prev.treeSize, rootHash: prev.rootHash, proof: scan.view.consistencyProof(prev.treeSize) });
+      }
+      const signer = this.opts.signer();
+      const bundle = buildBundle({
+        lines,
+        leafHashes: hashes,
+        start,
+        treeHead: { treeSize: n, rootHash: head.rootHash, timestamp: head.timestamp },
+        rangeProof: scan.view.rangeProof(start, end),
+        since: options.since ?? null,
+        until: options.until ?? null,
+        consistencyProofs,
+        signer: { key: signer.key, certificate: signer.certificate, chain: signer.chain },
+        caChain: this.opts.caChain(),
+      });
+      this.audit.record({
+        ...ctx,
+        action: 'audit.bundle.exported',
+        target: { type: 'tree_head', id: String(head.id) },
+        details: {
+          treeSize: n, rootHash: hex(head.rootHash), start, end, since: options.since ?? null, until: options.until ?? null,
+          bytes: bundle.length, consistencyProofs: consistencyProofs.length,
+        },
+      });
+      return { bundle, treeHead: head, range: { start, end } };
+    });
+  }
+
+  /** For /healthz: failing while the alarm is raised. */
+  health(): { ok: boolean; details: Record<string, unknown> } {
+    let tree: { treeSize: number; rootHash: string } | undefined;
+    try {
+      const c = this.current();
+      tree = { treeSize: c.treeSize, rootHash: hex(c.rootHash) };
+    } catch (e) {
+      this.raiseAlarm(`audit store unreadable: ${(e as Error).message}`);
+    }
+    const head = this.store.latestTreeHead();
+    return {
+      ok: this.alarmState === null,
+      details: {
+        ...tree,
+        latestTreeHead: head ? { id: head.id, treeSize: head.treeSize, time: head.time, reason: head.reason } : null,
+        alarm: this.alarm,
+      },
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = null;
+  }
+}

@@ -4,8 +4,13 @@
 // RFC 8785 section 3.1 requires I-JSON (RFC 7493 section 2.1): no lone surrogates in any string.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+// Printable ASCII other than the quote and the backslash needs no escape: written as is (the
+// common case on the append path).
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** A JSON string in RFC 8785 form (the canonical serialization of one string value). */
 export function canonicalString(s: string): string {
+  if (PLAIN_ASCII.test(s)) return `"${s}"`;
   if (LONE_SURROGATE.test(s)) throw new TypeError('canonicalJson: string with a lone surrogate is not I-JSON');
   // RFC 8785 section 3.2.2.2 matches ECMAScript JSON.stringify escaping.
   return JSON.stringify(s);

@@ -7,7 +7,7 @@ import type { WardDb } from '../db';
 import { type ConsistencyFrom, buildBundle } from './bundle';
 import { signDetached, verifyDetached } from './cms';
 import { canonicalJson } from './jcs';
-import { HASH_SIZE, MerkleFrontier, MerkleTiles, MerkleTreeView, leafHash } from './merkle';
+import { HASH_SIZE, MerkleFrontier, MerkleTiles, MerkleTreeView, leafHash, verifyConsistency } from './merkle';
 import {
   type AuditContext, type AuditLog, AuditStore, SYSTEM_ACTOR, type StoredLeaf, type TreeHeadReason, type TreeHeadRow,
 } from './store';
@@ -124,7 +124,8 @@ export class AuditTrail {
 
   /** Brings the in-memory frontier up to the committed events (rolled-back appends never show up). */
   private sync(): void {
-    if (this.alarmState) return;
+    // Inside a transaction this connection would see its own uncommitted events, which may still roll back.
+    if (this.alarmState || this.db.sqlite.inTransaction) return;
     for (;;) {
       const rows = this.store.leafHashesAfter(this.frontier.size, 10_000);
       for (const [seq, hash] of rows) {
@@ -216,6 +217,10 @@ export class AuditTrail {
     }
     const rootHash = view.root();
     if (!rootHash.equals(expectedRoot)) return this.fail(`events 1..${n} changed after Ward appended them (root differs from the running tree)`);
+    // RFC 9162 section 2.1.4: the new head must be provably an extension of the previous one.
+    if (head && !verifyConsistency(head.treeSize, n, head.rootHash, rootHash, view.consistencyProof(head.treeSize))) {
+      return this.fail(`the store is not consistent with tree head #${head.id} (size ${head.treeSize}): consistency proof fails`);
+    }
     return { treeSize: n, view, rootHash };
   }
 

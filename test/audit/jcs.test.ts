@@ -91,6 +91,12 @@ t.test('string escaping (RFC 8785 section 3.2.2.2)', async (t) => {
   t.equal(canonicalJson('\u007f\u2028\u2029\ue000'), '"\u007f\u2028\u2029\ue000"', 'everything else is literal');
   t.equal(canonicalJson('\ud83d\ude00'), '"\ud83d\ude00"', 'a surrogate pair is written as the character');
   t.throws(() => canonicalJson('\ud800'), TypeError, 'a lone high surrogate is not I-JSON (RFC 7493 2.1)');
+  let differ = 0;
+  for (let c = 0; c < 0x800; c++) {
+    const s = `a${String.fromCharCode(c)}b`;
+    if (canonicalJson(s) !== JSON.stringify(s)) differ++;
+  }
+  t.equal(differ, 0, 'every code unit below U+0800 is written as ECMAScript JSON.stringify writes it');
   t.throws(() => canonicalJson({ ['x\udc00']: 1 }), TypeError, 'nor a lone low surrogate in a key');
 });
 

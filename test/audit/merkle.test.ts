@@ -111,6 +111,10 @@ const hexes = (bs: Buffer[]) => bs.map((b) => b.toString('hex'));
 t.test('RFC 6962 vectors: leaf hashes and roots of sizes 0..8', async (t) => {
   LEAVES.forEach((l, i) => t.equal(leafHash(l).toString('hex'), LEAF_HASHES[i].toString('hex'), `leaf ${i}`));
   t.equal(EMPTY_ROOT.toString('hex'), ROOTS[0].toString('hex'), 'empty tree root is SHA-256("")');
+  for (const s of ['', 'a', '{"k":"\u00f6\u20ac\ud83d\ude00"}']) {
+    t.equal(leafHash(s).toString('hex'), leafHash(Buffer.from(s, 'utf8')).toString('hex'), `string and UTF-8 bytes hash alike: ${JSON.stringify(s)}`);
+    t.equal(leafHash(s).toString('hex'), crypto.createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(s, 'utf8')])).digest('hex'), 'SHA-256(0x00 || bytes)');
+  }
   for (let n = 0; n <= 8; n++) {
     const hashes = LEAVES.slice(0, n).map((l) => leafHash(l));
     t.equal(rootFromLeafHashes(hashes).toString('hex'), ROOTS[n].toString('hex'), `rootFromLeafHashes size ${n}`);

@@ -87,6 +87,7 @@ t.test('an event commits with its change or not at all; the tree never sees a ro
   t.throws(() => f.db.write(() => {
     f.db.sqlite.prepare("INSERT INTO things VALUES ('a')").run();
     f.audit.record({ action: 'test.thing.created', ...ctx, target: { type: 'thing', id: 'a' } });
+    f.trail.current(); // reading the tree mid-transaction must not pick up the uncommitted event
     throw new Error('change failed');
   }), /change failed/);
   t.equal(f.db.sqlite.prepare('SELECT COUNT(*) FROM things').pluck().get(), 0, 'change rolled back');
@@ -97,6 +98,7 @@ t.test('an event commits with its change or not at all; the tree never sees a ro
   t.ok(now.rootHash.equals(rootOfStore(f)), 'tree = committed events only');
   const head = await f.trail.signTreeHead('demand', ctx);
   t.equal(head.treeSize, 2, 'the head covers the committed events');
+  t.equal(f.trail.alarm, null, 'and no false alarm');
   f.trail.stop();
   f.db.close();
 });

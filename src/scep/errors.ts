@@ -25,8 +25,10 @@ export interface TransactionContext {
   senderNonce: Buffer;
 }
 
-// Every failure in parsing, verifying, decrypting or serving a pkiMessage. `transaction` is absent
-// when the message was too broken to answer in SCEP terms (the HTTP layer then answers 400).
+// Every failure in parsing, verifying, decrypting or serving a pkiMessage. `reason` is what the
+// client is told; `detail`, when given, is the fuller reason for the audit event only (a client is
+// told "challenge password refused" whether the challenge was wrong, used or expired). `transaction`
+// is absent when the message was too broken to answer in SCEP terms (the HTTP layer answers 400).
 export class ScepError extends Error {
   override readonly name = 'ScepError';
   transaction: TransactionContext | undefined;
@@ -35,18 +37,9 @@ export class ScepError extends Error {
     readonly failInfo: FailInfoName,
     readonly reason: string,
     transaction?: TransactionContext,
+    readonly detail?: string,
   ) {
     super(`${failInfo}: ${reason}`);
     this.transaction = transaction;
   }
-}
-
-// Turns whatever a step threw (a library's TypeError on hostile input, say) into a ScepError with the
-// given failInfo, and attaches the transaction context when one is known.
-export function asScepError(err: unknown, failInfo: FailInfoName, reason: string, transaction?: TransactionContext): ScepError {
-  if (err instanceof ScepError) {
-    if (transaction && !err.transaction) err.transaction = transaction;
-    return err;
-  }
-  return new ScepError(failInfo, reason, transaction);
 }

@@ -16,3 +16,7 @@ export {
 } from './messagedata';
 export { readPkiOperation, weakAlgorithms, type PkiOperation, type PkiOperationType } from './pkioperation';
 export { buildCertRep, buildCertsOnly, buildFailure, buildPkiMessage, type CertRepOutcome, type CertRepRequest, type PkiMessageFields } from './certrep';
+export { ScepService, ScepAdminError, parseDuration, type ScepCaller, type CreatedChallenge, type PendingRequest } from './service';
+export { createScepService, scepConfigOf } from './setup';
+export { mountScepRoutes } from './routes';
+export type { ScepConfig } from '../config/sections/scep';

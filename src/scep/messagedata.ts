@@ -51,7 +51,9 @@ function decodeMessageData(der: Buffer, what: string): d.Asn1 {
 
 // RFC 2986 section 4: CertificationRequest, with its self-signature verified over the exact bytes of
 // certificationRequestInfo (proof of possession, RFC 8894 section 2.3).
-export function parseCertificationRequest(der: Buffer): CertificationRequest {
+// `knownKey`: a key already made from some SPKI (a PKCSReq is signed by a self-signed certificate of
+// the CSR's own key), reused when the CSR carries the same SPKI.
+export function parseCertificationRequest(der: Buffer, knownKey?: { subjectPublicKeyInfo: Buffer; publicKey: KeyObject }): CertificationRequest {
   const what = 'PKCS#10 request';
   const [info, signatureAlgorithm, signature] = d.sequence(decodeMessageData(der, what), what, 3);
   const fields = d.sequence(info, what, 4);
@@ -65,7 +67,9 @@ export function parseCertificationRequest(der: Buffer): CertificationRequest {
 
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: subjectPublicKeyInfo, format: 'der', type: 'spki' });
+    publicKey = knownKey?.subjectPublicKeyInfo.equals(subjectPublicKeyInfo)
+      ? knownKey.publicKey
+      : createPublicKey({ key: subjectPublicKeyInfo, format: 'der', type: 'spki' });
   } catch {
     throw new ScepError('badAlg', `${what} public key is not a supported key type`);
   }

@@ -26,10 +26,16 @@ interface PkiOperationBase {
   message: PkiMessage;
 }
 
+type WithCertificationRequest<T> = PkiOperationBase & { messageType: T; certificationRequest: CertificationRequest };
+type WithIssuerAndSerialNumber<T> = PkiOperationBase & { messageType: T; issuerAndSerialNumber: IssuerAndSerialNumber };
+
+// One member per message type, so a switch on messageType narrows to it.
 export type PkiOperation =
-  | (PkiOperationBase & { messageType: 'PKCSReq' | 'RenewalReq'; certificationRequest: CertificationRequest })
+  | WithCertificationRequest<'PKCSReq'>
+  | WithCertificationRequest<'RenewalReq'>
   | (PkiOperationBase & { messageType: 'GetCertInitial'; issuerAndSubject: IssuerAndSubject })
-  | (PkiOperationBase & { messageType: 'GetCert' | 'GetCRL'; issuerAndSerialNumber: IssuerAndSerialNumber });
+  | WithIssuerAndSerialNumber<'GetCert'>
+  | WithIssuerAndSerialNumber<'GetCRL'>;
 
 export type PkiOperationType = PkiOperation['messageType'];
 
@@ -55,11 +61,13 @@ export function readPkiOperation(der: Buffer, authorities: RegistrationAuthority
     };
     switch (type) {
       case 'PKCSReq':
+        return { ...base, messageType: type, certificationRequest: parseCertificationRequest(opened.content, message.signer) };
       case 'RenewalReq':
-        return { ...base, messageType: type, certificationRequest: parseCertificationRequest(opened.content) };
+        return { ...base, messageType: type, certificationRequest: parseCertificationRequest(opened.content, message.signer) };
       case 'GetCertInitial':
         return { ...base, messageType: type, issuerAndSubject: parseIssuerAndSubject(opened.content) };
       case 'GetCert':
+        return { ...base, messageType: type, issuerAndSerialNumber: parseIssuerAndSerialNumber(opened.content) };
       case 'GetCRL':
         return { ...base, messageType: type, issuerAndSerialNumber: parseIssuerAndSerialNumber(opened.content) };
     }

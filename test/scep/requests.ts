@@ -46,6 +46,9 @@ export interface SignOptions {
   content?: Buffer | null; // null: no eContent
   extraAttributes?: { type: string; value: Asn1js.BaseBlock }[];
   omitCertificate?: boolean;
+  // sign as someone else than the requester whose CSR is inside (RenewalReq with a current certificate)
+  signerCert?: Buffer;
+  signerKey?: KeyObject;
 }
 
 const nodeDigest = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const;
@@ -99,6 +102,12 @@ export async function pkijsSign(certDer: Buffer, key: KeyObject, options: SignOp
 export function issuerAndSerialNumber(certDer: Buffer): Buffer {
   const cert = pkijs.Certificate.fromBER(certDer);
   return Buffer.from(new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber }).toSchema().toBER());
+}
+
+// The subject of `issuerCertDer` as issuer, with a serial number of our choosing.
+export function issuerAndSerial(issuerCertDer: Buffer, serial: Buffer): Buffer {
+  const issuer = pkijs.Certificate.fromBER(issuerCertDer).subject;
+  return Buffer.from(new pkijs.IssuerAndSerialNumber({ issuer, serialNumber: new asn1js.Integer({ valueHex: serial }) }).toSchema().toBER());
 }
 
 export function issuerAndSubject(issuerCertDer: Buffer, subjectCertDer: Buffer): Buffer {

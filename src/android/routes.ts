@@ -169,7 +169,7 @@ export function mountAndroidRoutes(routers: { plain: Router; secure: Router }, s
   agent.post('/status', async (ctx) => {
     const d = device(ctx, service);
     const report = await body(ctx, limit, validateStatus);
-    answer(ctx, 200, { next: CONTINUE, ...service.reportStatus(d, report as Parameters<AndroidService['reportStatus']>[1], requestContext(ctx)) });
+    answer(ctx, 200, { next: CONTINUE, ...(await service.reportStatus(d, report as Parameters<AndroidService['reportStatus']>[1], requestContext(ctx))) });
   });
 
   agent.get('/commands', async (ctx) => {
@@ -190,13 +190,13 @@ export function mountAndroidRoutes(routers: { plain: Router; secure: Router }, s
     const id = ctx.params.id;
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new AgentError(404, 'command_not_found', `no command ${id.slice(0, 64)} for this device`, CONTINUE);
     const result = await body(ctx, limit, validateResult);
-    answer(ctx, 200, { next: CONTINUE, ...service.commandResult(d, id, result as Parameters<AndroidService['commandResult']>[2], requestContext(ctx)) });
+    answer(ctx, 200, { next: CONTINUE, ...(await service.commandResult(d, id, result as Parameters<AndroidService['commandResult']>[2], requestContext(ctx))) });
   });
 
   agent.post('/security-logs', async (ctx) => {
     const d = device(ctx, service);
     const batch = await body(ctx, limit, validateSecurityLogs);
-    answer(ctx, 200, { next: CONTINUE, ...service.uploadSecurityLogs(d, (batch as { events: Parameters<AndroidService['uploadSecurityLogs']>[1] }).events, requestContext(ctx)) });
+    answer(ctx, 200, { next: CONTINUE, ...(await service.uploadSecurityLogs(d, (batch as { events: Parameters<AndroidService['uploadSecurityLogs']>[1] }).events, requestContext(ctx))) });
   });
 
   agent.get('/apps/:file', (ctx) => {

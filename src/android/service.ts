@@ -502,7 +502,7 @@ export class AndroidService {
   }
 
   /** Stores the report; security-relevant changes (OS, patch, encryption, passcode, mode, apps, kiosk) become an audit event. */
-  reportStatus(device: DeviceRecord, report: StatusReport, ctx: Omit<AuditContext, 'actor'>): { policyEtag: string; pendingCommands: number } {
+  async reportStatus(device: DeviceRecord, report: StatusReport, ctx: Omit<AuditContext, 'actor'>): Promise<{ policyEtag: string; pendingCommands: number }> {
     const prev = (device.status ?? {}) as Partial<StatusReport>;
     const changes: Record<string, unknown> = {};
     for (const k of AUDITED_STATUS) if (prev[k] !== report[k]) changes[k] = { from: prev[k] ?? null, to: report[k] };
@@ -515,7 +515,7 @@ export class AndroidService {
     const updated = [...after.entries()].filter(([p, k]) => before.has(p) && before.get(p) !== k).map(([, k]) => k);
     const appChanges = added.length + removed.length + updated.length > 0;
     const now = new Date().toISOString();
-    this.db.write(() => {
+    await this.store.commit(() => {
       this.store.saveStatus(device.id, report, now);
       if (Object.keys(changes).length > 0 || appChanges) {
         this.audit.record({
@@ -543,7 +543,7 @@ export class AndroidService {
    */
   async pollCommands(device: DeviceRecord, waitSeconds: number, signals: AbortSignal[], ctx: Omit<AuditContext, 'actor'>): Promise<{ commands: AgentCommand[]; policyEtag: string; next: Next }> {
     const holdMs = Math.max(0, Math.min(waitSeconds, this.acfg.longPollSeconds)) * 1000;
-    let commands = this.deliver(device, ctx);
+    let commands = await this.deliver(device, ctx);
     if (commands.length === 0 && holdMs > 0) {
       const outcome = await this.waiters.wait(device.id, holdMs, signals);
       if (outcome === 'full') return { commands: [], policyEtag: this.policy(device).etag, next: retry(5 + crypto.randomInt(25), 'too many polls held; poll again later') };
@@ -552,19 +552,19 @@ export class AndroidService {
       if (!fresh || fresh.state !== 'active') {
         throw new AgentError(403, 'unenrolled', `the device was unenrolled${fresh?.unenrollReason ? `: ${fresh.unenrollReason}` : ''}`, { action: 'unenrolled', reason: fresh?.unenrollReason ?? 'unenrolled' });
       }
-      if (outcome !== 'superseded') commands = this.deliver(fresh, ctx);
+      if (outcome !== 'superseded') commands = await this.deliver(fresh, ctx);
     }
     return { commands, policyEtag: this.policy(device).etag, next: CONTINUE };
   }
 
   /** Open commands (queued or sent but not acknowledged); newly delivered ones are marked sent. */
-  private deliver(device: DeviceRecord, ctx: Omit<AuditContext, 'actor'>): AgentCommand[] {
+  private async deliver(device: DeviceRecord, ctx: Omit<AuditContext, 'actor'>): Promise<AgentCommand[]> {
     if (!this.store.hasUndelivered(device.id)) return [];
     const open = this.store.openCommands(device.id).filter((c) => c.status === 'queued' || c.status === 'sent');
     const fresh = open.filter((c) => c.status === 'queued');
     if (fresh.length > 0) {
       const now = new Date().toISOString();
-      this.db.write(() => {
+      await this.store.commit(() => {
         for (const c of fresh) {
           if (!this.store.markSent(c.id, now)) continue;
           this.audit.record({ ...ctx, actor: { type: 'device', id: device.id }, action: 'android.command.sent', target: { type: 'android_command', id: c.id }, details: { deviceId: device.id, type: c.type } });
@@ -575,9 +575,12 @@ export class AndroidService {
   }
 
   /** A command's result. Only the device the command was queued for may answer it. */
-  commandResult(device: DeviceRecord, commandId: string, input: CommandResultInput, ctx: Omit<AuditContext, 'actor'>): { commandId: string; status: string } {
+  commandResult(device: DeviceRecord, commandId: string, input: CommandResultInput, ctx: Omit<AuditContext, 'actor'>): Promise<{ commandId: string; status: string }> {
     const deviceCtx: AuditContext = { ...ctx, actor: { type: 'device', id: device.id } };
-    return this.db.write(() => {
+    // Checked before queueing too, so a stream of bad ids never rolls back other devices' batches.
+    const known = this.store.command(commandId);
+    if (!known || known.deviceId !== device.id) return Promise.reject(new AgentError(404, 'command_not_found', `no command ${commandId} for this device`, CONTINUE));
+    return this.store.commit(() => {
       const cmd = this.store.command(commandId);
       // Another device's command reads exactly like a missing one: nothing leaks across devices.
       if (!cmd || cmd.deviceId !== device.id) throw new AgentError(404, 'command_not_found', `no command ${commandId} for this device`, CONTINUE);
@@ -616,12 +619,12 @@ export class AndroidService {
    * Security log upload: each new entry becomes an audit event tied to the device, so the signed bundle
    * covers the device's own log too. Entries at or before the last one stored are dropped (retries).
    */
-  uploadSecurityLogs(device: DeviceRecord, events: SecurityLogEvent[], ctx: Omit<AuditContext, 'actor'>): { accepted: number; duplicates: number; lastId: number | null } {
+  async uploadSecurityLogs(device: DeviceRecord, events: SecurityLogEvent[], ctx: Omit<AuditContext, 'actor'>): Promise<{ accepted: number; duplicates: number; lastId: number | null }> {
     if (events.length > this.acfg.securityLogBatchMax) {
       throw new AgentError(413, 'batch_too_large', `at most ${this.acfg.securityLogBatchMax} events per upload`, CONTINUE);
     }
     const deviceCtx: AuditContext = { ...ctx, actor: { type: 'device', id: device.id } };
-    return this.db.write(() => {
+    return this.store.commit(() => {
       const current = this.store.device(device.id)!;
       // Cursor (time, id): SecurityEvent ids restart after a reboot, the clock does not.
       let cursor = current.securityLogLastTime === null ? null : { time: current.securityLogLastTime, id: current.securityLogLastId ?? -1 };

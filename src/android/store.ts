@@ -1,6 +1,20 @@
 // The Android domain's records (migrations/0005_android.sql). All of its SQL lives here, as prepared
 // better-sqlite3 statements: the agent API reads a device and its commands on every call.
+//
+// Group commit for the agent's hot writes (status reports, deliveries, results, security logs): with
+// synchronous=FULL each COMMIT waits for the disk, so units queued while the event loop is busy share
+// one transaction and each caller resumes only once it is durable. A unit's change and its audit event
+// still commit together; if one unit throws, the batch rolls back and each unit runs alone.
 import type { WardDb } from '../db';
+
+const BATCH_WINDOW_MS = 1;
+const MAX_BATCH = 256;
+
+interface Unit {
+  fn: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
 
 export type EnrollmentMode = 'fully_managed' | 'work_profile';
 export type DeviceState = 'active' | 'unenrolled';
@@ -151,6 +165,8 @@ function commandOf(r: Row): CommandRecord {
 
 export class AndroidStore {
   private readonly s;
+  private queue: Unit[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly db: WardDb) {
     const p = (sql: string) => db.sqlite.prepare(sql);
@@ -202,6 +218,39 @@ export class AndroidStore {
       maxCommandSeq: p('SELECT coalesce(max(seq), 0) FROM android_commands').pluck(),
       dataVersion: p('PRAGMA data_version').pluck(),
     };
+  }
+
+  /** Runs fn in a write transaction shared with the units queued meanwhile; settles after COMMIT. */
+  commit<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (this.queue.length >= MAX_BATCH) this.flush();
+      else if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+    });
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const units = this.queue;
+    this.queue = [];
+    if (units.length === 0) return;
+    const results: unknown[] = new Array(units.length);
+    try {
+      this.db.write(() => {
+        for (let i = 0; i < units.length; i++) results[i] = units[i].fn();
+      });
+    } catch {
+      for (const u of units) {
+        try {
+          u.resolve(this.db.write(u.fn));
+        } catch (e) {
+          u.reject(e);
+        }
+      }
+      return;
+    }
+    for (let i = 0; i < units.length; i++) units[i].resolve(results[i]);
   }
 
   insertApk(a: ApkRecord): void {

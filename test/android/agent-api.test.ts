@@ -8,6 +8,9 @@ import { ADMIN_EXTRA, PROVISIONING_EXTRA } from '../../src/android';
 import { startTestWard, waitFor, type TestWard } from '../support/ward';
 import { AgentSimulator } from './agent-simulator';
 
+// Real peers (aapt, apksigner, wardctl processes) on a shared two-core machine: more than tap's 30 s default.
+t.setTimeout(240_000);
+
 const CLI = { actor: { type: 'cli' as const, id: 'test' }, source: 'local', requestId: null };
 
 let ward: TestWard;

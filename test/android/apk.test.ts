@@ -10,6 +10,9 @@ import t from 'tap';
 import { ApkFormatError, checkDpc, readApk } from '../../src/android';
 import { apksignerVerify, buildApkSet } from './apk-builder';
 
+// Real peers (aapt, apksigner, wardctl processes) on a shared two-core machine: more than tap's 30 s default.
+t.setTimeout(240_000);
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 const set = buildApkSet(dir);

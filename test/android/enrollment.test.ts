@@ -2,8 +2,11 @@
 // malformed and hostile input: always a 4xx JSON answer with `next`, never a 500, never "unenrolled".
 import crypto from 'node:crypto';
 import t from 'tap';
-import { startTestWard, type TestWard } from '../support/ward';
+import { startTestWard, waitFor, type TestWard } from '../support/ward';
 import { AgentSimulator, buildCsr } from './agent-simulator';
+
+// Real peers (aapt, apksigner, wardctl processes) on a shared two-core machine: more than tap's 30 s default.
+t.setTimeout(240_000);
 
 const CLI = { actor: { type: 'cli' as const, id: 'test' }, source: 'local', requestId: null };
 let ward: TestWard;
@@ -162,3 +165,18 @@ async function fetchRaw(s: AgentSimulator, path: string, body: string | Buffer, 
   const r = await s.rawCall('POST', path, Buffer.from(body), type);
   return { status: r.status, json: r.body };
 }
+
+t.test('a poll held while Ward shuts down is answered retry_later, not dropped', async (t) => {
+  const { token } = ward.android.createToken({}, CLI);
+  const device = sim(token);
+  await device.enroll();
+  const poll = device.pollCommands(20);
+  await waitFor(() => ward.android.waiters.size === 1, 5000, 'the held poll');
+  const stopping = ward.stop();
+  const answer = await poll;
+  device.close();
+  await stopping;
+  t.equal(answer.status, 200);
+  t.equal(answer.next.action, 'retry_later');
+  t.equal(device.state, 'enrolled');
+});

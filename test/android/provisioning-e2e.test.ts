@@ -12,6 +12,9 @@ import { request, startTestWard, tempDir, toolAsync, waitFor, wardctlAsync, type
 import { AgentSimulator } from './agent-simulator';
 import { aaptPackage, apksign, apksignerVerify, buildApkSet, manifestXml, type ApkSet } from './apk-builder';
 
+// Real peers (aapt, apksigner, wardctl processes) on a shared two-core machine: more than tap's 30 s default.
+t.setTimeout(240_000);
+
 const dir = tempDir();
 let set: ApkSet;
 let ward: TestWard;

@@ -20,6 +20,9 @@ import {
 } from '../../src/android';
 import { aaptPackage, apksign, apksignerVerify, keytool, manifestXml } from './apk-builder';
 
+// Real peers (aapt, apksigner, wardctl processes) on a shared two-core machine: more than tap's 30 s default.
+t.setTimeout(240_000);
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 const apkPath = apksign(aaptPackage(dir, 'agent', manifestXml()), path.join(dir, 'agent.apk'), keytool(dir, 'ec', 'EC'), { v1: false, v2: true, v3: true });

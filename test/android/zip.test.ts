@@ -9,6 +9,9 @@ import { readZipDirectory, readZipEntry, defaultZipLimits } from '../../src/andr
 import { buildApkSet } from './apk-builder';
 import { writeZip } from './zip-writer';
 
+// Real peers (aapt, apksigner, wardctl processes) on a shared two-core machine: more than tap's 30 s default.
+t.setTimeout(240_000);
+
 function refusal(fn: () => unknown): ApkFormatError {
   try {
     fn();

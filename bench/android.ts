@@ -1,0 +1,360 @@
+// Android agent API throughput and long-poll memory (issue: agent syncs per second with 10,000 devices,
+// against a minimal koa app answering constant JSON over the same TLS setup, in the same run; and
+// long-poll connections held open at once with bounded memory).
+//
+// Ward runs as a real daemon process (node build/src/main.js); the baseline app in another; this
+// process is the load generator. 10,000 devices are enrolled through AndroidService before the daemon
+// starts (one transaction; CSRs from a pool of 8 P-256 keys, ECDSA P-256 CA so set-up is quick). A
+// device's identity is its TLS client certificate, so each device has its own keep-alive connection;
+// BENCH_CONNECTIONS loops (default 32) walk the devices. One sync = POST /status (stored, last-seen)
+// + GET /commands?wait=0 (nothing queued), what an agent does at each check-in.
+// Long polls: a fresh daemon with maxHeldPolls 9,000; all 10,000 devices poll with wait=120; the cap
+// answers the other 1,000 at once with retry_later. Memory is the daemon's RSS growth per held poll,
+// against the baseline app's RSS growth per open keep-alive TLS connection.
+// One JSON object a line: name, value, unit, baseline {name, value}, ratio, ...
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import tls from 'node:tls';
+import { AndroidService, staticPolicySource } from '../src/android';
+import { AuditLog } from '../src/audit';
+import { openDatabase } from '../src/db';
+import { CertificateAuthority } from '../src/pki';
+import { buildCsr } from '../test/android/agent-simulator';
+import { loadTestConfig, spawnDaemon, writeTestConfig, type Daemon } from '../test/support/ward';
+
+const DEVICES = Number(process.env.BENCH_ANDROID_DEVICES ?? 10_000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const HELD_CAP = DEVICES - Math.floor(DEVICES / 10);
+const KEY_POOL = 8;
+const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const log = (s: string) => process.stderr.write(`bench/android: ${s}\n`);
+const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+
+interface Device {
+  id: string;
+  context: tls.SecureContext;
+  agent?: https.Agent;
+}
+
+interface Pass {
+  syncsPerSecond: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  newConnections: number;
+  statuses: Record<number, number>;
+}
+
+/**
+ * One request on the device's own connection. A keep-alive socket the server closed just as it was
+ * reused fails with ECONNRESET; like any HTTP client, the request is then sent once more.
+ */
+async function request(base: string, d: Device, method: string, p: string, body?: Buffer): Promise<{ status: number; reused: boolean; body: Buffer }> {
+  try {
+    return await requestOnce(base, d, method, p, body);
+  } catch (e) {
+    if ((e as { reused?: boolean }).reused) return requestOnce(base, d, method, p, body);
+    throw e;
+  }
+}
+
+function requestOnce(base: string, d: Device, method: string, p: string, body?: Buffer): Promise<{ status: number; reused: boolean; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      `${base}${p}`,
+      {
+        method,
+        agent: d.agent,
+        servername: 'localhost',
+        headers: body ? { 'Content-Type': 'application/json', 'Content-Length': String(body.length) } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (e) => reject(Object.assign(e, { reused: req.reusedSocket })));
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+function agentsFor(devices: Device[]): void {
+  for (const d of devices) {
+    d.agent?.destroy();
+    d.agent = new https.Agent({ keepAlive: true, maxSockets: 1, secureContext: d.context, servername: 'localhost' } as https.AgentOptions);
+  }
+}
+
+interface RawPass {
+  seconds: number;
+  latencies: number[];
+  fresh: number;
+  statuses: Record<number, number>;
+}
+
+/** Every device of the list syncs once: CONNECTIONS loops over the list. */
+async function syncPass(base: string, devices: Device[], status: Buffer): Promise<RawPass> {
+  const latencies: number[] = [];
+  const statuses: Record<number, number> = {};
+  let next = 0;
+  let fresh = 0;
+  const loop = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= devices.length) return;
+      const t0 = process.hrtime.bigint();
+      const a = await request(base, devices[i], 'POST', '/android/agent/v1/status', status);
+      const b = await request(base, devices[i], 'GET', '/android/agent/v1/commands?wait=0');
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      for (const r of [a, b]) {
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+        if (!r.reused) fresh++;
+      }
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CONNECTIONS }, loop));
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies, fresh, statuses };
+}
+
+function summary(passes: RawPass[]): Pass {
+  const seconds = passes.reduce((a, p) => a + p.seconds, 0);
+  const latencies = passes.flatMap((p) => p.latencies).sort((x, y) => x - y);
+  const statuses: Record<number, number> = {};
+  for (const p of passes) for (const [k, v] of Object.entries(p.statuses)) statuses[Number(k)] = (statuses[Number(k)] ?? 0) + v;
+  return {
+    syncsPerSecond: round(latencies.length / seconds),
+    requestsPerSecond: round((2 * latencies.length) / seconds),
+    p50Ms: round(latencies[Math.floor(latencies.length * 0.5)], 2),
+    p99Ms: round(latencies[Math.floor(latencies.length * 0.99)], 2),
+    newConnections: passes.reduce((a, p) => a + p.fresh, 0),
+    statuses,
+  };
+}
+
+/**
+ * All devices sync twice, BLOCK devices at a time: first on a new TLS connection each (first contact),
+ * then again at once over that kept-alive connection (steady state). Each kind is timed on its own.
+ */
+async function syncAll(base: string, devices: Device[], status: Buffer): Promise<{ first: Pass; steady: Pass }> {
+  const BLOCK = 4 * CONNECTIONS;
+  const first: RawPass[] = [];
+  const steady: RawPass[] = [];
+  agentsFor(devices);
+  for (let i = 0; i < devices.length; i += BLOCK) {
+    const block = devices.slice(i, i + BLOCK);
+    first.push(await syncPass(base, block, status));
+    steady.push(await syncPass(base, block, status));
+    for (const d of block) d.agent?.destroy();
+  }
+  return { first: summary(first), steady: summary(steady) };
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+function startBaseline(tlsFile: string): Promise<{ proc: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [path.join(__dirname, '_android-baseline.js'), tlsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    proc.stdout!.on('data', (d: Buffer) => {
+      const m = /port (\d+)/.exec(d.toString());
+      if (m) resolve({ proc, port: Number(m[1]) });
+    });
+    proc.once('exit', (code) => reject(new Error(`baseline exited ${code}`)));
+  });
+}
+
+function healthz(port: number): Promise<{ checks?: Record<string, { details?: Record<string, unknown> }> }> {
+  return new Promise((resolve, reject) => {
+    http.get(`http://127.0.0.1:${port}/healthz`, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+    }).on('error', reject);
+  });
+}
+
+async function heldPolls(port: number): Promise<number> {
+  const h = await healthz(port);
+  const android = h.checks?.android?.details ?? (h as unknown as Record<string, { details?: Record<string, unknown> }>).android?.details;
+  return Number(android?.heldPolls ?? NaN);
+}
+
+async function main(): Promise<void> {
+  const { dir, file, doc } = writeTestConfig({
+    organization: 'Bench Hospital',
+    logging: { level: 'info' },
+    pki: { dir: './certs', passphrase: { file: './certs/passphrase' }, rootKeyAlgorithm: 'ecdsa-p256', issuingKeyAlgorithm: 'ecdsa-p256' },
+    android: { longPollSeconds: 120, maxHeldPolls: HELD_CAP, defaultPolicy: { passcode: { minLength: 6 }, cameraDisabled: false } },
+  });
+  const cfg = loadTestConfig(file, doc);
+  const t0 = Date.now();
+  const db = openDatabase(cfg.database.file);
+  const audit = new AuditLog(db);
+  const ca = CertificateAuthority.open(cfg, db, audit);
+  const android = new AndroidService(cfg, db, audit, ca, staticPolicySource({}));
+  const system = { actor: { type: 'system' as const, id: 'bench' }, source: null, requestId: null };
+  const { token } = android.createToken({ maxDevices: null, expiresInHours: 24 }, system);
+  const pool = Array.from({ length: KEY_POOL }, () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+  const caPem = ca.chainPem();
+  const devices: Device[] = [];
+  db.write(() => {
+    for (let i = 0; i < DEVICES; i++) {
+      const key = pool[i % KEY_POOL];
+      const installationId = `bench-${i.toString(16).padStart(8, '0')}`;
+      const r = android.enroll(
+        {
+          token,
+          csr: buildCsr(key, installationId),
+          facts: { installationId, manufacturer: 'Bench', model: 'Tab 9', androidVersion: '14', sdkInt: 34, securityPatch: '2026-10-05', managementMode: 'device_owner' },
+        },
+        { source: '127.0.0.1', requestId: null },
+      );
+      devices.push({ id: r.deviceId, context: tls.createSecureContext({ key: key.export({ type: 'pkcs8', format: 'pem' }), cert: r.certificate, ca: caPem }) });
+    }
+  });
+  const server = ca.serviceIdentity('server');
+  const tlsFile = path.join(dir, 'baseline-tls.json');
+  fs.writeFileSync(tlsFile, JSON.stringify({ key: server.key.export({ type: 'pkcs8', format: 'pem' }), cert: server.pem + ca.issuing.pem, ca: caPem }), { mode: 0o600 });
+  db.close();
+  log(`enrolled ${DEVICES} devices in ${Date.now() - t0} ms`);
+
+  const status = Buffer.from(
+    JSON.stringify({
+      model: 'Tab 9',
+      androidVersion: '14',
+      sdkInt: 34,
+      securityPatch: '2026-10-05',
+      encryption: 'active_per_user',
+      passcodeSufficient: true,
+      managementMode: 'device_owner',
+      installedApps: Array.from({ length: 12 }, (_, i) => ({ packageName: `org.hospital.app${i}`, versionCode: 100 + i })),
+      lockTask: { active: false },
+      battery: { level: 80, charging: false },
+      lastUser: null,
+    }),
+  );
+
+  let daemon: Daemon | undefined;
+  let baseline: { proc: ChildProcess; port: number } | undefined;
+  try {
+    // ---- syncs per second: Ward, then the baseline app, same devices, same loops ----
+    daemon = await spawnDaemon(file);
+    const ward = `https://127.0.0.1:${daemon.httpsPort}`;
+    const { first, steady } = await syncAll(ward, devices, status);
+    log(`ward: first contact ${JSON.stringify(first)}; steady ${JSON.stringify(steady)}`);
+    if (steady.statuses[200] !== 2 * DEVICES || first.statuses[200] !== 2 * DEVICES) throw new Error('ward answered other than 200');
+
+    baseline = await startBaseline(tlsFile);
+    const koa = `https://127.0.0.1:${baseline.port}`;
+    const { first: koaFirst, steady: koaSteady } = await syncAll(koa, devices, status);
+    log(`baseline: first contact ${JSON.stringify(koaFirst)}; steady ${JSON.stringify(koaSteady)}`);
+
+    const ref = (p: Pass) => ({ name: 'koa.constant-json', value: p.syncsPerSecond, p99Ms: p.p99Ms });
+    emit({
+      name: 'android.sync',
+      value: steady.syncsPerSecond,
+      unit: 'syncs/s',
+      baseline: ref(koaSteady),
+      ratio: round(steady.syncsPerSecond / koaSteady.syncsPerSecond, 3),
+      bar: 0.4,
+      devices: DEVICES,
+      connections: CONNECTIONS,
+      requestsPerSecond: steady.requestsPerSecond,
+      p50Ms: steady.p50Ms,
+      p99Ms: steady.p99Ms,
+      newConnections: steady.newConnections,
+      baselineNewConnections: koaSteady.newConnections,
+      what: 'POST /status (stored, audit only on change) + GET /commands?wait=0, TLS client-certificate auth per request',
+    });
+    emit({
+      name: 'android.sync.first_contact',
+      value: first.syncsPerSecond,
+      unit: 'syncs/s',
+      baseline: ref(koaFirst),
+      ratio: round(first.syncsPerSecond / koaFirst.syncsPerSecond, 3),
+      devices: DEVICES,
+      connections: CONNECTIONS,
+      p99Ms: first.p99Ms,
+      newConnections: first.newConnections,
+      what: 'the same sync on a new TLS connection per device (handshake with client certificate)',
+    });
+    emit({ name: 'android.sync.p99', value: steady.p99Ms, unit: 'ms', baseline: { name: 'koa.constant-json.p99', value: koaSteady.p99Ms }, connections: CONNECTIONS });
+    await daemon.stop();
+    daemon = undefined;
+
+    // ---- long polls held at once, memory per held poll ----
+    daemon = await spawnDaemon(file);
+    const wardHttp = daemon.httpPort;
+    const pid = daemon.proc.pid!;
+    agentsFor(devices);
+    const rssBefore = rssBytes(pid);
+    const answered: { status: number; next: string; ms: number }[] = [];
+    const pending: Promise<void>[] = [];
+    const holdStart = Date.now();
+    for (const d of devices) {
+      const t = Date.now();
+      pending.push(
+        request(`https://127.0.0.1:${daemon.httpsPort}`, d, 'GET', '/android/agent/v1/commands?wait=120').then(
+          (r) => void answered.push({ status: r.status, next: JSON.parse(r.body.toString()).next?.action, ms: Date.now() - t }),
+          () => undefined,
+        ),
+      );
+    }
+    // Wait for the condition: every poll either held by Ward or answered.
+    for (;;) {
+      const held = await heldPolls(wardHttp);
+      if (held + answered.length >= DEVICES) break;
+      if (Date.now() - holdStart > 120_000) throw new Error(`only ${held} held and ${answered.length} answered`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const held = await heldPolls(wardHttp);
+    const rssHeld = rssBytes(pid);
+    const overCap = answered.filter((a) => a.next === 'retry_later');
+    const overCapMs = overCap.map((a) => a.ms).sort((x, y) => x - y);
+    log(`held ${held}, answered at once ${answered.length} (${overCap.length} retry_later), RSS ${round(rssBefore / 1048576)} -> ${round(rssHeld / 1048576)} MiB in ${Date.now() - holdStart} ms`);
+    for (const d of devices) d.agent?.destroy();
+    await Promise.all(pending);
+    await daemon.stop();
+    daemon = undefined;
+
+    // Baseline memory: the koa app with the same number of open keep-alive TLS connections.
+    baseline.proc.kill('SIGTERM');
+    baseline = await startBaseline(tlsFile);
+    agentsFor(devices);
+    const koaRssBefore = rssBytes(baseline.proc.pid!);
+    let opened = 0;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async (_, k) => {
+        for (let i = k; i < devices.length; i += CONNECTIONS) {
+          if ((await request(`https://127.0.0.1:${baseline!.port}`, devices[i], 'GET', '/android/agent/v1/commands?wait=0')).status === 200) opened++;
+        }
+      }),
+    );
+    const koaRss = rssBytes(baseline.proc.pid!);
+    for (const d of devices) d.agent?.destroy();
+
+    const perHeld = (rssHeld - rssBefore) / Math.max(1, held);
+    const perIdle = (koaRss - koaRssBefore) / Math.max(1, opened);
+    emit({ name: 'android.longpoll.held', value: held, unit: 'connections', baseline: { name: 'android.maxHeldPolls', value: HELD_CAP }, ratio: round(held / HELD_CAP, 3), devices: DEVICES, overCapAnswered: overCap.length, overCapP99Ms: overCapMs.length ? overCapMs[Math.floor(overCapMs.length * 0.99)] : null, rssMiB: round(rssHeld / 1048576) });
+    emit({ name: 'android.longpoll.rss_per_held_poll', value: Math.round(perHeld), unit: 'bytes', baseline: { name: 'koa RSS per open keep-alive TLS connection', value: Math.round(perIdle) }, ratio: round(perHeld / perIdle, 3), held, koaConnections: opened });
+  } finally {
+    baseline?.proc.kill('SIGTERM');
+    await daemon?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench/android: ${(e as Error).stack}\n`);
+  process.exit(1);
+});

@@ -48,6 +48,8 @@ export interface BundleTreeHead {
   range: { start: number; end: number; since: string | null; until: string | null };
   entries: { file: string; lines: number; sha256: string };
   leafHashes: { file: string; sha256: string };
+  /** SHA-256 of VERIFY.txt and chain.pem as written, so neither can be swapped unnoticed. */
+  files: { 'VERIFY.txt': string; 'chain.pem': string };
   rangeProof: { leftFrontier: string[]; consistency: string[] };
   consistencyProofs: { treeSize: number; rootHash: string; proof: string[] }[];
 }
@@ -97,17 +99,21 @@ export function buildBundle(input: BundleInput): Buffer {
     range: { start, end, since: input.since ?? null, until: input.until ?? null },
     entries: { file: BUNDLE_FILES.entries, lines: lines.length, sha256: sha256(entries) },
     leafHashes: { file: BUNDLE_FILES.leafHashes, sha256: sha256(leafFile) },
+    files: { 'VERIFY.txt': '', 'chain.pem': '' },
     rangeProof: { leftFrontier: input.rangeProof.leftFrontier.map(hex), consistency: input.rangeProof.consistency.map(hex) },
     consistencyProofs: (input.consistencyProofs ?? []).map((c) => ({ treeSize: c.treeSize, rootHash: hex(c.rootHash), proof: c.proof.map(hex) })),
   };
+  const verify = Buffer.from(verifyText(head, input.caChain));
+  const chainPem = Buffer.from(certificatesToPem(input.caChain));
+  head.files = { 'VERIFY.txt': sha256(verify), 'chain.pem': sha256(chainPem) };
   const headBytes = Buffer.from(`${JSON.stringify(head, null, 2)}\n`);
   const p7s = signDetached(headBytes, input.signer, new Date());
   const mtime = treeHead.timestamp;
   return writeTar([
-    { name: BUNDLE_FILES.verify, data: Buffer.from(verifyText(head, input.caChain)), mtime },
+    { name: BUNDLE_FILES.verify, data: verify, mtime },
     { name: BUNDLE_FILES.treeHead, data: headBytes, mtime },
     { name: BUNDLE_FILES.signature, data: p7s, mtime },
-    { name: BUNDLE_FILES.chain, data: Buffer.from(certificatesToPem(input.caChain)), mtime },
+    { name: BUNDLE_FILES.chain, data: chainPem, mtime },
     { name: BUNDLE_FILES.entries, data: entries, mtime },
     { name: BUNDLE_FILES.leafHashes, data: leafFile, mtime },
   ]);
@@ -248,6 +254,7 @@ function parseTreeHead(bytes: Buffer): BundleTreeHead {
     'range is not [start, end) within the tree');
   need(v.entries && isIndex(v.entries.lines) && typeof v.entries.sha256 === 'string' && HEX32.test(v.entries.sha256), 'entries is malformed');
   need(v.leafHashes && typeof v.leafHashes.sha256 === 'string' && HEX32.test(v.leafHashes.sha256), 'leafHashes is malformed');
+  need(v.files && HEX32.test(String(v.files['VERIFY.txt'])) && HEX32.test(String(v.files['chain.pem'])), 'files is malformed');
   need(v.rangeProof && hexList(v.rangeProof.leftFrontier) && hexList(v.rangeProof.consistency), 'rangeProof is malformed');
   need(Array.isArray(v.consistencyProofs) && v.consistencyProofs.every((c) =>
     c && isIndex(c.treeSize) && typeof c.rootHash === 'string' && HEX32.test(c.rootHash) && hexList(c.proof)), 'consistencyProofs is malformed');
@@ -399,6 +406,12 @@ export function verifyBundle(bytes: Uint8Array, options: VerifyBundleOptions = {
     report.signer = { subject: v.signer.subject.replace(/\n/g, ', '), fingerprint256: v.signer.fingerprint256, signingTime: v.signingTime.toISOString() };
   } catch (e) {
     failures.push({ check: 'signature', message: `tree-head.json.p7s: ${(e as Error).message}` });
+  }
+
+  for (const name of [BUNDLE_FILES.verify, BUNDLE_FILES.chain] as const) {
+    const data = b.files.get(name);
+    if (!data) failures.push({ check: 'archive', message: `${name} is missing from the bundle` });
+    else if (sha256(data) !== head.files[name]) failures.push({ check: 'archive', message: `${name} differs from the copy whose SHA-256 is signed in tree-head.json` });
   }
 
   const entriesFile = b.files.get(BUNDLE_FILES.entries)!;

@@ -147,6 +147,15 @@ function isTag(node: Asn1 | undefined, cls: number, type: number): boolean {
   return !!node && node.tagClass === cls && node.type === type;
 }
 
+const isInt = (node: Asn1 | undefined, v: number) => isTag(node, U, T.INTEGER) && node!.value === String.fromCharCode(v);
+
+/** AlgorithmIdentifier sha256, parameters absent or NULL (RFC 5754 section 2). */
+function isSha256(node: Asn1 | undefined): boolean {
+  if (!isTag(node, U, T.SEQUENCE)) return false;
+  const [id, params, ...rest] = node!.value as Asn1[];
+  return isTag(id, U, T.OID) && oidOf(id) === OID.sha256 && rest.length === 0 && (params === undefined || (isTag(params, U, T.NULL) && params.value === ''));
+}
+
 /** Certificates in a chain, from the signer up to one of the trust anchors, each checked at `at`. */
 function buildChain(signer: X509Certificate, pool: readonly X509Certificate[], anchors: readonly X509Certificate[], at: Date): X509Certificate[] {
   const isAnchor = (c: X509Certificate) => anchors.some((a) => a.raw.equals(c.raw));
@@ -187,20 +196,26 @@ function verifySignedData(p7s: Uint8Array, content: Uint8Array, options: CmsVeri
     throw new CmsError(`not DER: ${(e as Error).message}`);
   }
   expect(toDer(root).equals(Buffer.from(p7s)), 'not in DER form');
+  expect(isTag(root, U, T.SEQUENCE), 'ContentInfo is not a SEQUENCE');
   const ci = root.value as Asn1[];
   expect(Array.isArray(ci) && ci.length === 2 && isTag(ci[0], U, T.OID) && oidOf(ci[0]) === OID.signedData, 'not a ContentInfo of type signedData');
   expect(isTag(ci[1], CTX, 0) && (ci[1].value as Asn1[]).length === 1, 'ContentInfo content is not [0] EXPLICIT');
-  const sd = (ci[1].value as Asn1[])[0].value as Asn1[];
+  const sdNode = (ci[1].value as Asn1[])[0];
+  expect(isTag(sdNode, U, T.SEQUENCE), 'SignedData is not a SEQUENCE');
+  const sd = sdNode.value as Asn1[];
   expect(Array.isArray(sd) && sd.length >= 4, 'SignedData is too short');
-  let i = 1; // sd[0] is the version
-  expect(isTag(sd[i], U, T.SET), 'digestAlgorithms missing');
+  expect(isInt(sd[0], 1) || isInt(sd[0], 3), 'SignedData version is not 1 or 3');
+  let i = 1;
+  expect(isTag(sd[i], U, T.SET) && (sd[i].value as Asn1[]).every((a) => isSha256(a)), 'digestAlgorithms is not SHA-256');
   i++;
+  expect(isTag(sd[i], U, T.SEQUENCE), 'EncapsulatedContentInfo is not a SEQUENCE');
   const encap = sd[i++].value as Asn1[];
   expect(Array.isArray(encap) && isTag(encap[0], U, T.OID) && oidOf(encap[0]) === OID.data, 'encapsulated content type is not id-data');
   expect(encap.length === 1, 'content is embedded, expected a detached signature');
   const certs: X509Certificate[] = [];
   if (isTag(sd[i], CTX, 0)) {
     for (const c of sd[i].value as Asn1[]) {
+      expect(isTag(c, U, T.SEQUENCE), 'an included certificate is not a Certificate');
       try {
         certs.push(new X509Certificate(toDer(c)));
       } catch {
@@ -213,12 +228,18 @@ function verifySignedData(p7s: Uint8Array, content: Uint8Array, options: CmsVeri
   expect(isTag(sd[i], U, T.SET) && i === sd.length - 1, 'signerInfos missing');
   const infos = sd[i].value as Asn1[];
   expect(infos.length === 1, `expected exactly one signer, found ${infos.length}`);
+  expect(isTag(infos[0], U, T.SEQUENCE), 'SignerInfo is not a SEQUENCE');
   const si = infos[0].value as Asn1[];
-  expect(Array.isArray(si) && si.length >= 5, 'SignerInfo is too short');
+  // Strict for audit evidence: exactly the six fields, no unsigned attributes.
+  expect(Array.isArray(si) && si.length === 6, 'SignerInfo must have exactly six fields (no unsigned attributes)');
+  expect(isInt(si[0], 1) || isInt(si[0], 3), 'SignerInfo version is not 1 or 3');
+  expect(isSha256(si[2]), 'digest algorithm is not SHA-256');
+  expect(isTag(si[4], U, T.SEQUENCE) && isTag((si[4].value as Asn1[])[0], U, T.OID), 'signatureAlgorithm is malformed');
   const sid = si[1];
   let signer: X509Certificate | undefined;
   if (isTag(sid, U, T.SEQUENCE)) {
     const [issuer, serial] = sid.value as Asn1[];
+    expect(isTag(issuer, U, T.SEQUENCE) && isTag(serial, U, T.INTEGER) && (sid.value as Asn1[]).length === 2, 'issuerAndSerialNumber is malformed');
     const issuerDer = toDer(issuer);
     const serialDer = toDer(serial);
     signer = certs.find((c) => {
@@ -234,12 +255,12 @@ function verifySignedData(p7s: Uint8Array, content: Uint8Array, options: CmsVeri
     });
   }
   expect(signer, 'the signer certificate is not included');
-  const digestAlg = (si[2].value as Asn1[])[0];
-  expect(oidOf(digestAlg) === OID.sha256, 'digest algorithm is not SHA-256');
   expect(isTag(si[3], CTX, 0), 'signed attributes are missing');
   const attrs = new Map<string, Asn1[]>();
   for (const a of si[3].value as Asn1[]) {
+    expect(isTag(a, U, T.SEQUENCE) && (a.value as Asn1[]).length === 2, 'a signed attribute is malformed');
     const [type, values] = a.value as Asn1[];
+    expect(isTag(type, U, T.OID) && isTag(values, U, T.SET), 'a signed attribute is malformed');
     const id = oidOf(type);
     expect(!attrs.has(id), `attribute ${id} appears twice`);
     attrs.set(id, values.value as Asn1[]);
@@ -271,6 +292,14 @@ function verifySignedData(p7s: Uint8Array, content: Uint8Array, options: CmsVeri
   }
   expect(ok, 'signature does not verify with the signer certificate');
   const chain = buildChain(signer, certs, options.trustAnchors, options.at ?? signingTime);
+  // Strict for audit evidence: no byte of the SignedData goes unchecked, so every certificate it
+  // carries must be on the signer's chain or be a trusted one.
+  certs.forEach((c, i) => {
+    const known = (x: X509Certificate) => x.raw.equals(c.raw);
+    if (!chain.some(known) && !options.trustAnchors.some(known)) {
+      throw new CmsError(`included certificate ${i + 1} (${c.subject.replace(/\n/g, ', ')}) is neither on the signer's chain nor trusted`);
+    }
+  });
   return { signer, chain, signingTime };
 }
 

@@ -220,3 +220,62 @@ t.test('--previous: RFC 9162 consistency between two bundles', async (t) => {
   t.ok(f.some((x) => x.check === 'previous' && /RFC 9162 consistency proof fails/.test(x.message)), 'range export of a forked log: proof fails');
   t.ok(f.some((x) => x.check === 'consistency'), 'and the embedded proof is reported invalid on its own');
 });
+
+t.test('VERIFY.txt and chain.pem cannot be swapped unnoticed', async (t) => {
+  const bundle = bundleOf(10);
+  const doctored = edit(bundle, 'VERIFY.txt', (d) => Buffer.from(d.toString().replace("'root OK' if", "'root OK' if True or")));
+  t.not(member(doctored, 'VERIFY.txt').toString(), member(bundle, 'VERIFY.txt').toString(), 'instructions doctored to always say OK');
+  const f = verifyBundle(doctored).failures;
+  t.match(f, [{ check: 'archive', message: /VERIFY\.txt differs from the copy whose SHA-256 is signed/ }], 'edited instructions named');
+  const noVerify = writeTar(readTar(bundle).filter((e) => e.name !== 'VERIFY.txt').map((e) => ({ name: e.name, data: e.data })));
+  t.match(verifyBundle(noVerify).failures, [{ check: 'archive', message: /VERIFY\.txt is missing/ }]);
+  const reordered = edit(bundle, 'chain.pem', () => Buffer.from(ca.issuing.toString() + ca.root.toString()));
+  t.match(verifyBundle(reordered).failures, [{ check: 'archive', message: /chain\.pem differs/ }], 'replaced chain named');
+});
+
+t.test('fuzz: any damage gives a report, never an exception', async (t) => {
+  const bundle = bundleOf(20, 5, 17, { consistencyProofs: [] });
+  let seed = 0x5eed;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const head = member(bundle, 'tree-head.json').toString();
+  const headMutations = [
+    (h: string) => h.replace(/"treeSize": \d+/, '"treeSize": 9007199254740993'),
+    (h: string) => h.replace(/"start": \d+/, '"start": 4503599627370496'),
+    (h: string) => h.replace(/"end": \d+/, '"end": -1'),
+    (h: string) => h.replace(/"leftFrontier": \[[^\]]*\]/, '"leftFrontier": "x"'),
+    (h: string) => h.replace(/"consistencyProofs": \[\]/, '"consistencyProofs": [{"treeSize": 1e300, "rootHash": "00", "proof": [1]}]'),
+    (h: string) => h.replace(/"range": \{/, '"range": null, "r": {'),
+    (h: string) => h.replace(/\{/, '['),
+    (h: string) => JSON.stringify({ ...JSON.parse(h), files: null }),
+  ];
+  let exceptions = 0;
+  let accepted = 0;
+  const runs = 300;
+  for (let i = 0; i < runs; i++) {
+    let damaged: Buffer;
+    const kind = i % 4;
+    if (kind === 0) {
+      damaged = Buffer.from(bundle);
+      for (let k = 0; k < 1 + rand(4); k++) damaged[rand(damaged.length)] ^= 1 << rand(8);
+    } else if (kind === 1) {
+      damaged = bundle.subarray(0, rand(bundle.length));
+    } else if (kind === 2) {
+      damaged = edit(bundle, 'tree-head.json', () => Buffer.from(headMutations[rand(headMutations.length)](head)));
+    } else {
+      const p7s = Buffer.from(member(bundle, 'tree-head.json.p7s'));
+      p7s[rand(p7s.length)] ^= 0xff;
+      damaged = edit(bundle, 'tree-head.json.p7s', () => p7s);
+    }
+    try {
+      const r = verifyBundle(damaged, { previous: i % 5 === 0 ? damaged : undefined });
+      if (r.ok && !damaged.equals(bundle)) accepted++;
+    } catch {
+      exceptions++;
+    }
+  }
+  t.equal(exceptions, 0, `${runs} damaged bundles: no exception`);
+  t.equal(accepted, 0, 'and none of them passes verification');
+});

@@ -104,3 +104,23 @@ function makeOtherRoot() {
   fs.rmSync(other.dir, { recursive: true, force: true });
   return other.root;
 }
+
+t.test('every single-byte change anywhere in the SignedData is rejected', async (t) => {
+  const p7s = signDetached(content, { key: ca.ec.key, certificate: ca.ec.cert, chain: [ca.issuing] });
+  let accepted = 0;
+  let crashed = 0;
+  for (let i = 0; i < p7s.length; i++) {
+    for (const mask of [0x01, 0x80]) {
+      const bad = Buffer.from(p7s);
+      bad[i] ^= mask;
+      try {
+        verifyDetached(bad, content, { trustAnchors: anchors });
+        accepted++;
+      } catch (e) {
+        if (!(e instanceof CmsError)) crashed++;
+      }
+    }
+  }
+  t.equal(accepted, 0, `${p7s.length * 2} altered signatures, none accepted`);
+  t.equal(crashed, 0, 'each refused with a CmsError');
+});

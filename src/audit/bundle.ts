@@ -161,7 +161,10 @@ if 0 < size < n:  # RFC 9162 section 2.1.4.2: consistency from tree size 'end' t
             sr = H(b'\x01' + sr + c)
         fn, sn = fn >> 1, sn >> 1
     root = sr if sn == 0 and fr == root else b''  # b'': the lines do not lead to the signed tree
-print('root OK' if root.hex() == head['rootHash'] else 'ROOT MISMATCH', root.hex())
+if size == 0 < n:
+    print('EMPTY RANGE: no entries here to check against the root')
+else:
+    print('root OK' if root.hex() == head['rootHash'] else 'ROOT MISMATCH', root.hex())
 EOF`;
 
 export const CMS_VERIFY_COMMAND =

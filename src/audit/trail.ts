@@ -336,6 +336,7 @@ export class AuditTrail {
       let after = start;
       while (after < end) {
         const rows: StoredLeaf[] = this.store.leaves(after, end, 50_000);
+        if (rows.length === 0) this.fail(`events seq ${after + 1}..${end} disappeared from the store during the export`);
         for (const r of rows) {
           lines.push(r.line);
           hashes.push(r.leafHash);

@@ -105,6 +105,8 @@ t.test('range exports: every [a, b) of a 45-entry log reaches the signed root', 
       t.match(stock.py.stdout, /^root OK /, `python script verifies [${a}, ${b})`);
     }
   }
+  t.match(stockToolChecks(bundleOf(45, 0, 0)).py.stdout, /^EMPTY RANGE/, 'an empty range says so instead of a false mismatch');
+  t.same(verifyBundle(bundleOf(45, 0, 0)).failures, [], 'and verifies (the signature is all there is)');
   const partial = bundleOf(45, 13, 29);
   const stock = stockToolChecks(partial);
   t.match(stock.py.stdout, /^root OK /, 'python script handles the range proof');

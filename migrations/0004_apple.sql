@@ -106,3 +106,18 @@ CREATE TABLE apple_push_certificates (
   sealed_key BLOB NOT NULL,
   imported_at TEXT NOT NULL
 ) STRICT;
+
+-- In-house (enterprise) apps Ward serves for InstallApplication: the .ipa is kept under
+-- <dataDir>/apple-apps/, its manifest is generated at GET /mdm/apps/<id>/manifest.plist.
+CREATE TABLE apple_apps (
+  id TEXT PRIMARY KEY,
+  bundle_id TEXT NOT NULL,
+  version TEXT NOT NULL,
+  title TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  file TEXT NOT NULL,
+  added_at TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  UNIQUE (bundle_id, version)
+) STRICT;

@@ -93,14 +93,17 @@ export const COMMAND_SCHEMAS = {
     Identifiers: { type: 'array', items: text(255), maxItems: 500 },
     ManagedAppsOnly: bool,
   }),
-  // application.install.yaml: enterprise (in-house) apps by manifest URL, served by Ward.
+  // application.install.yaml: enterprise (in-house) apps by manifest URL. `App` names an app Ward
+  // serves (wardctl apple app add); the service turns it into Ward's own ManifestURL.
   InstallApplication: obj(
     {
+      App: { type: 'string', pattern: '^app-[0-9a-f]{16}$' },
       ManifestURL: { type: 'string', pattern: '^https://', maxLength: 2048 },
       ManagementFlags: { enum: [0, 1, 4, 5] },
       InstallAsManaged: bool,
     },
-    ['ManifestURL'],
+    [],
+    { oneOf: [{ required: ['App'] }, { required: ['ManifestURL'] }] },
   ),
   // application.remove.yaml
   RemoveApplication: obj({ Identifier: text(255) }, ['Identifier']),
@@ -186,7 +189,7 @@ function describe(errors: ErrorObject[] | null | undefined): string {
   if (!e) return 'invalid parameters';
   const where = e.instancePath || '(parameters)';
   // "Message or PhoneNumber is required" style rules: name every alternative.
-  const anyOf = errors?.find((x) => x.keyword === 'anyOf');
+  const anyOf = errors?.find((x) => x.keyword === 'anyOf' || x.keyword === 'oneOf');
   if (anyOf) {
     const names = errors!.filter((x) => x.keyword === 'required').map((x) => x.params.missingProperty as string);
     if (names.length > 0) return `${anyOf.instancePath || '(parameters)'} needs ${names.join(' or ')}`;
@@ -199,6 +202,8 @@ function describe(errors: ErrorObject[] | null | undefined): string {
 export interface CommandContext {
   /** The UnlockToken the device escrowed at TokenUpdate (needed by ClearPasscode). */
   unlockToken?: Uint8Array;
+  /** Ward's manifest URL of a catalog app (InstallApplication with App); throws if unknown. */
+  manifestUrlOf?: (appId: string) => string;
 }
 
 /**
@@ -216,6 +221,13 @@ export function commandRequest(type: string, params: unknown = {}, context: Comm
       break;
     case 'InstallProfile':
       body.Payload = Buffer.from(body.Payload as string, 'base64');
+      break;
+    case 'InstallApplication':
+      if (body.App !== undefined) {
+        if (!context.manifestUrlOf) throw new CommandFormatError('invalid-parameters', 'InstallApplication: App needs Ward\'s app catalog');
+        body.ManifestURL = context.manifestUrlOf(body.App as string);
+        delete body.App;
+      }
       break;
     case 'ClearPasscode':
       if (!context.unlockToken || context.unlockToken.length === 0) {

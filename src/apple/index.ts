@@ -14,7 +14,7 @@ import { mountAppleRoutes as mountRoutes } from './routes';
 import { AppleMdmService, type ChallengeSource, type CheckinService, type ProfileAuthority } from './service';
 import { AppleStore } from './store';
 
-export { AppleError, type ChallengeSource, type CheckinService, type CommandView, type DeviceView, type MdmRequest } from './service';
+export { AppleError, type AppView, type ChallengeSource, type CheckinService, type CommandView, type DeviceView, type MdmRequest } from './service';
 export { COMMAND_TYPES, COMMAND_SCHEMAS, CommandFormatError, commandRequest, type CommandType } from './commands';
 export { MdmAuthError } from './certauth';
 export { MdmProtocolError } from './messages';
@@ -52,6 +52,7 @@ export class AppleMdm {
     this.service.authority = deps.ca;
     this.service.challenges = deps.challenges;
     this.service.organization = cfg.organization;
+    this.service.dataDir = cfg.dataDir;
     // Read at call time: with port 0 the real ports are known only after the listeners start.
     this.service.urls = () => ({ https: cfg.https.publicUrl!, http: cfg.http.publicUrl! });
     this.checkin = withCertAuth(this.service, { store: this.store, audit: deps.audit, identities: new IdentityChecker(deps.ca) });

@@ -2,6 +2,7 @@
 // and the command endpoint (ServerURL). Each reads the body with a limit, finds the device
 // identity, decodes the plist, and calls the (cert-auth wrapped) CheckinService; errors become the
 // JSON 4xx of src/http, never a 500.
+import fs from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { HttpError, auditContextOf, readBody, type Context, type Router } from '../http';
 import { MdmAuthError } from './certauth';
@@ -102,6 +103,22 @@ export function mountAppleRoutes(router: Router, service: AppleMdmService, check
     } catch (e) {
       throw toHttp(e);
     }
+  });
+
+  // In-house apps for InstallApplication: the manifest (ManifestURL) and the .ipa it names.
+  router.get('/mdm/apps/:id/manifest.plist', (ctx) => {
+    const manifest = /^app-[0-9a-f]{16}$/.test(ctx.params.id) ? service.appManifest(ctx.params.id) : undefined;
+    if (!manifest) throw new HttpError(404, 'not_found', 'no such app');
+    ctx.type = 'application/xml';
+    ctx.body = manifest;
+  });
+  router.get('/mdm/apps/:id/app.ipa', (ctx) => {
+    const pkg = /^app-[0-9a-f]{16}$/.test(ctx.params.id) ? service.appPackage(ctx.params.id) : undefined;
+    if (!pkg || !fs.existsSync(pkg.file)) throw new HttpError(404, 'not_found', 'no such app');
+    ctx.type = 'application/octet-stream';
+    ctx.length = pkg.size;
+    ctx.set('Cache-Control', 'private, max-age=300');
+    ctx.body = fs.createReadStream(pkg.file);
   });
 
   // CheckInURL (Apple, check-in protocol): one PUT per MessageType.

@@ -4,6 +4,8 @@
 // so only the bound device identity gets here. Every state change and its audit event commit
 // together through AppleStore.commit (group commit).
 import crypto, { X509Certificate, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import forge from 'node-forge';
 import type { AuditContext, AuditLog } from '../audit';
 import type { AppleConfig } from '../config/sections/apple';
@@ -28,7 +30,7 @@ import { buildPlistBuffer } from './plist';
 import { enrollmentProfileBytes } from './profile';
 import { PUSH_KEY_CONTEXT, type PushService, type WakeResult } from './push';
 import { factsFromResult, inventoryFacts, type DeviceFacts } from './results';
-import type { AppleStore, CommandRow, DeviceFactsUpdate, DeviceRow, TokenRow } from './store';
+import type { AppleStore, AppRow, CommandRow, DeviceFactsUpdate, DeviceRow, TokenRow } from './store';
 
 /** The identity a request carried (TLS client certificate or Mdm-Signature signer). */
 export interface PresentedIdentity {
@@ -404,7 +406,7 @@ export class AppleMdmService implements CheckinService {
       if (!this.store.userChannel(enrollmentId)) throw new AppleError(`device ${deviceId} has no user channel for ${opts.user}`, 'not-found');
     }
     const unlockToken = type === 'ClearPasscode' && device.unlockToken ? this.escrow.open(device.unlockToken, unlockContext(deviceId)) : undefined;
-    const request = commandRequest(type, params, { unlockToken });
+    const request = commandRequest(type, params, { unlockToken, manifestUrlOf: (id) => this.manifestUrl(id) });
     const uuid = await this.store.commit(() => this.insertCommand(enrollmentId, deviceId, request, ctx));
     return { uuid, enrollmentId, push: this.push.wake(enrollmentId) };
   }
@@ -535,7 +537,92 @@ export class AppleMdmService implements CheckinService {
   authority?: ProfileAuthority;
   challenges?: ChallengeSource;
   organization = 'Ward';
+  dataDir = '.';
   urls: () => AppleUrls = () => ({ https: 'https://localhost:8443', http: 'http://localhost:8080' });
+
+  // ---- in-house apps (InstallApplication with a manifest Ward serves) ----
+
+  /** Adds an .ipa to Ward's catalog: copied under <dataDir>/apple-apps/, served over HTTPS. */
+  async addApp(input: { file: string; bundleId: string; version: string; title?: string }, ctx: AuditContext): Promise<AppView> {
+    if (!/^[A-Za-z0-9.-]{1,255}$/.test(input.bundleId)) throw new AppleError('bundle id must be a reverse-DNS name', 'bad-request');
+    if (!/^[A-Za-z0-9.-]{1,64}$/.test(input.version)) throw new AppleError('version must be letters, digits, dots or dashes', 'bad-request');
+    if (this.store.appExists(input.bundleId, input.version)) throw new AppleError(`${input.bundleId} ${input.version} is already in the catalog`, 'conflict');
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(input.file);
+    } catch (e) {
+      throw new AppleError(`cannot read ${input.file}: ${(e as NodeJS.ErrnoException).code}`, 'bad-request');
+    }
+    // An .ipa is a ZIP archive ("PK\x03\x04").
+    if (data.length < 4 || data.readUInt32LE(0) !== 0x04034b50) throw new AppleError(`${input.file} is not an .ipa (ZIP) file`, 'bad-request');
+    const id = `app-${crypto.randomBytes(8).toString('hex')}`;
+    const dir = path.join(this.dataDir, 'apple-apps');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `${id}.ipa`);
+    fs.writeFileSync(file, data, { mode: 0o600 });
+    const row = {
+      id,
+      bundleId: input.bundleId,
+      version: input.version,
+      title: input.title ?? input.bundleId,
+      sha256: sha256Hex(data),
+      size: data.length,
+      file,
+      addedAt: new Date().toISOString(),
+      addedBy: `${ctx.actor.type}:${ctx.actor.id}`,
+    };
+    try {
+      await this.store.commit(() => {
+        this.store.insertApp(row);
+        this.audit.record({
+          ...ctx,
+          action: 'apple.app.added',
+          target: { type: 'apple-app', id },
+          details: { bundleId: row.bundleId, version: row.version, sha256: row.sha256, size: row.size },
+        });
+      });
+    } catch (e) {
+      fs.rmSync(file, { force: true });
+      throw e;
+    }
+    return appView(row, this.urls().https);
+  }
+
+  apps(): AppView[] {
+    return this.store.listApps().map((a) => appView(a, this.urls().https));
+  }
+
+  private manifestUrl(appId: string): string {
+    if (!this.store.app(appId)) throw new AppleError(`no app ${appId} in Ward's catalog`, 'not-found');
+    return `${this.urls().https}/mdm/apps/${appId}/manifest.plist`;
+  }
+
+  /** The manifest InstallApplication's ManifestURL points at (Apple's software-package manifest). */
+  appManifest(appId: string): Buffer | undefined {
+    const a = this.store.app(appId);
+    if (!a) return undefined;
+    return buildPlistBuffer({
+      items: [
+        {
+          assets: [
+            {
+              kind: 'software-package',
+              url: `${this.urls().https}/mdm/apps/${a.id}/app.ipa`,
+              // One chunk covering the whole file (sha256-size is the chunk size).
+              'sha256-size': a.size,
+              sha256s: [Buffer.from(a.sha256, 'hex')],
+            },
+          ],
+          metadata: { 'bundle-identifier': a.bundleId, 'bundle-version': a.version, kind: 'software', title: a.title },
+        },
+      ],
+    });
+  }
+
+  appPackage(appId: string): { file: string; size: number } | undefined {
+    const a = this.store.app(appId);
+    return a && { file: a.file, size: a.size };
+  }
 
   // ---- push certificate ----
 
@@ -604,6 +691,30 @@ export class AppleMdmService implements CheckinService {
     const c = this.store.command(uuid);
     return c && commandView(c);
   }
+}
+
+export interface AppView {
+  id: string;
+  bundleId: string;
+  version: string;
+  title: string;
+  sha256: string;
+  size: number;
+  manifestUrl: string;
+  addedAt: string;
+}
+
+function appView(a: AppRow, https: string): AppView {
+  return {
+    id: a.id,
+    bundleId: a.bundleId,
+    version: a.version,
+    title: a.title,
+    sha256: a.sha256,
+    size: a.size,
+    manifestUrl: `${https}/mdm/apps/${a.id}/manifest.plist`,
+    addedAt: a.addedAt,
+  };
 }
 
 /** What Ward shows of a device: never the escrowed secrets or the push token. */

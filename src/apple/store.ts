@@ -92,6 +92,18 @@ export interface CommandRow {
   errorChain: unknown[] | null;
 }
 
+export interface AppRow {
+  id: string;
+  bundleId: string;
+  version: string;
+  title: string;
+  sha256: string;
+  size: number;
+  file: string;
+  addedAt: string;
+  addedBy: string;
+}
+
 export interface PushCertificateRow {
   id: number;
   topic: string;
@@ -201,6 +213,10 @@ function commandOf(r: Raw): CommandRow {
   };
 }
 
+// Group commit: wait at most this long for more units, and never batch more than this many.
+const BATCH_WINDOW_MS = 2;
+const MAX_BATCH = 256;
+
 interface Unit {
   fn: () => unknown;
   resolve: (v: unknown) => void;
@@ -210,7 +226,7 @@ interface Unit {
 export class AppleStore {
   private readonly s: Record<string, Database.Statement>;
   private queue: Unit[] = [];
-  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
   /** last_seen_at is telemetry, not an audited state change: kept in memory, written in bulk. */
   private readonly seen = new Map<string, string>();
 
@@ -266,8 +282,10 @@ export class AppleStore {
       markUserPushDead: p('UPDATE apple_user_channels SET push_dead_at = ? WHERE id = ? AND push_token = ?'),
       insertCommand: p(`INSERT INTO apple_commands (uuid, enrollment_id, device_id, request_type, body, status, queued_at, queued_by)
                         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)`),
-      nextCommand: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent') ORDER BY seq LIMIT 1`),
-      nextCommandWithNotNow: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now') ORDER BY seq LIMIT 1`),
+      // The status list must be the partial index's own (SQLite uses a partial index only when the
+      // query repeats its WHERE terms); whether NotNow'd commands count is a separate term.
+      nextCommand: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now')
+                      AND (status <> 'not-now' OR ?) ORDER BY seq LIMIT 1`),
       markSent: p(`UPDATE apple_commands SET status = 'sent', sent_at = ? WHERE uuid = ?`),
       commandOfEnrollment: p('SELECT * FROM apple_commands WHERE uuid = ? AND enrollment_id = ?'),
       command: p('SELECT * FROM apple_commands WHERE uuid = ?'),
@@ -279,6 +297,13 @@ export class AppleStore {
                          VALUES (?, ?, ?, ?, ?, ?, ?)`),
       currentPushCert: p('SELECT * FROM apple_push_certificates ORDER BY id DESC LIMIT 1'),
       currentPushCertId: p('SELECT id FROM apple_push_certificates ORDER BY id DESC LIMIT 1'),
+      insertApp: p(`INSERT INTO apple_apps (id, bundle_id, version, title, sha256, size, file, added_at, added_by)
+                    VALUES (@id, @bundleId, @version, @title, @sha256, @size, @file, @addedAt, @addedBy)`),
+      app: p(`SELECT id, bundle_id AS bundleId, version, title, sha256, size, file, added_at AS addedAt, added_by AS addedBy
+              FROM apple_apps WHERE id = ?`),
+      appByBundle: p('SELECT id FROM apple_apps WHERE bundle_id = ? AND version = ?'),
+      listApps: p(`SELECT id, bundle_id AS bundleId, version, title, sha256, size, file, added_at AS addedAt, added_by AS addedBy
+                   FROM apple_apps ORDER BY bundle_id, added_at DESC`),
     };
   }
 
@@ -288,15 +313,18 @@ export class AppleStore {
   commit<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
+      if (this.queue.length >= MAX_BATCH) {
+        this.flush();
+      } else if (!this.flushTimer) {
+        // Two milliseconds let the requests the event loop is still reading join the batch.
+        this.flushTimer = setTimeout(() => this.flush(), BATCH_WINDOW_MS);
       }
     });
   }
 
   private flush(): void {
-    this.flushScheduled = false;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     const units = this.queue;
     this.queue = [];
     if (units.length === 0) return;
@@ -486,7 +514,7 @@ export class AppleStore {
 
   /** Oldest pending command; NotNow'd ones only when the device starts a new session (Idle). */
   nextCommand(enrollmentId: string, includeNotNow: boolean): CommandRow | undefined {
-    const r = (includeNotNow ? this.s.nextCommandWithNotNow : this.s.nextCommand).get(enrollmentId) as Raw | undefined;
+    const r = this.s.nextCommand.get(enrollmentId, includeNotNow ? 1 : 0) as Raw | undefined;
     return r && commandOf(r);
   }
 
@@ -541,6 +569,24 @@ export class AppleStore {
         importedAt: r.imported_at as string,
       }
     );
+  }
+
+  // ---- in-house apps ----
+
+  insertApp(a: AppRow): void {
+    this.s.insertApp.run(a);
+  }
+
+  app(id: string): AppRow | undefined {
+    return this.s.app.get(id) as AppRow | undefined;
+  }
+
+  appExists(bundleId: string, version: string): boolean {
+    return this.s.appByBundle.get(bundleId, version) !== undefined;
+  }
+
+  listApps(): AppRow[] {
+    return this.s.listApps.all() as AppRow[];
   }
 
   currentPushCertificateId(): number | undefined {

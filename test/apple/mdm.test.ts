@@ -237,6 +237,42 @@ t.test('APNs: 410 Unregistered marks the token dead; later commands wait for the
   t.equal(h.apple.service.device(d.udid)?.pushable, true);
 });
 
+t.test('InstallApplication of an in-house app: Ward serves the manifest and the .ipa', async (t) => {
+  const d = await h.enroll();
+  await d.session(typicalAnswer(d));
+  const ipaFile = path.join(h.dir, 'charting.ipa');
+  const ipa = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), crypto.randomBytes(5000)]);
+  fs.writeFileSync(ipaFile, ipa);
+  const app = await h.apple.service.addApp({ file: ipaFile, bundleId: 'org.example.charting', version: '4.2', title: 'Bedside Charting' }, cli);
+  await t.rejects(h.apple.service.addApp({ file: ipaFile, bundleId: 'org.example.charting', version: '4.2' }, cli), { code: 'conflict' });
+  const notIpa = path.join(h.dir, 'not.ipa');
+  fs.writeFileSync(notIpa, 'hello');
+  await t.rejects(h.apple.service.addApp({ file: notIpa, bundleId: 'org.example.x', version: '1' }, cli), { code: 'bad-request' });
+
+  const cmd = await h.apple.service.queueCommand(d.udid, 'InstallApplication', { App: app.id, ManagementFlags: 1 }, cli);
+  const r = await d.idle();
+  t.equal(r.command?.CommandUUID, cmd.uuid);
+  const body = r.command!.Command as PlistDict;
+  t.equal(body.ManifestURL, app.manifestUrl);
+  t.notOk('App' in body, 'the catalog id is not sent to the device');
+  // The device fetches the manifest, then the package it names.
+  const manifestUrl = new URL(String(body.ManifestURL));
+  const manifest = await request(`${h.ward.httpsUrl}${manifestUrl.pathname}`, { agent: h.ward.agent() });
+  t.equal(manifest.status, 200);
+  t.ok(plistutilReads(manifest.body, 'manifest'), 'plistutil reads the manifest');
+  const item = (parsePlistDict(manifest.body).items as PlistDict[])[0];
+  t.same(item.metadata, { 'bundle-identifier': 'org.example.charting', 'bundle-version': '4.2', kind: 'software', title: 'Bedside Charting' });
+  const asset = (item.assets as PlistDict[])[0];
+  t.equal(asset.kind, 'software-package');
+  const pkg = await request(`${h.ward.httpsUrl}${new URL(String(asset.url)).pathname}`, { agent: h.ward.agent() });
+  t.equal(pkg.status, 200);
+  t.ok(pkg.body.equals(ipa), 'the .ipa as added');
+  t.ok((asset.sha256s as Buffer[])[0].equals(crypto.createHash('sha256').update(ipa).digest()), 'manifest hash matches');
+  t.equal((await request(`${h.ward.httpsUrl}/mdm/apps/app-0000000000000000/manifest.plist`, { agent: h.ward.agent() })).status, 404);
+  await d.report('acknowledged', { CommandUUID: cmd.uuid });
+  await t.rejects(h.apple.service.queueCommand(d.udid, 'InstallApplication', { App: 'app-0000000000000000' }, cli), { code: 'not-found' });
+});
+
 t.test('/healthz shows the push certificate topic and expiry', async (t) => {
   const res = await request(`${h.ward.httpsUrl}/healthz`, { agent: h.ward.agent() });
   const apple = res.json().checks.apple;

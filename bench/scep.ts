@@ -119,18 +119,48 @@ async function drive(root: string, name: string, keys: KeyObject[], from: number
   return failed;
 }
 
-// Rates count successful enrollments; CPU is divided by the attempts (a refused one costs about the
-// same). Ward must not fail any; scepserver's file depot is not safe under concurrency (serial file
-// without a lock), so its failures are reported rather than fatal.
-async function measure(root: string, name: string, pid: number, keys: KeyObject[], w: Workload, mustSucceed: boolean) {
-  const warmFailed = await drive(root, name, keys, 0, WARMUP, w);
-  const cpuBefore = cpuMs(pid);
-  const started = process.hrtime.bigint();
-  const failed = await drive(root, name, keys, WARMUP, WARMUP + N, w);
-  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const cpu = cpuMs(pid) - cpuBefore;
-  if (mustSucceed && warmFailed + failed > 0) throw new Error(`${name}: ${warmFailed + failed} enrollments failed`);
-  return { perSecond: ((N - failed) * 1000) / wallMs, cpuPerEnrollment: cpu / N, failed };
+interface Server {
+  name: string;
+  pid: number;
+  workload: Workload;
+  // Ward must not fail any; scepserver's file depot has no lock around its serial file, so a few of
+  // its enrollments fail under concurrency: counted, not fatal.
+  mustSucceed: boolean;
+  stop(): Promise<void>;
+}
+
+interface Tally {
+  cpuMs: number;
+  wallMs: number;
+  failed: number;
+}
+
+// Both servers run side by side; the measured enrollments go to them in alternating rounds, so a
+// change in the machine's load (other work on these two cores) weighs on both alike. Rates count
+// successful enrollments; CPU is divided by the attempts (a refused one costs about the same).
+async function compare(root: string, keys: KeyObject[], servers: Server[]): Promise<Map<string, Tally>> {
+  const tally = new Map(servers.map((s) => [s.name, { cpuMs: 0, wallMs: 0, failed: 0 } as Tally]));
+  for (const s of servers) {
+    const failed = await drive(root, s.name, keys, 0, WARMUP, s.workload);
+    if (failed && s.mustSucceed) throw new Error(`${s.name}: ${failed} warm-up enrollments failed`);
+  }
+  const rounds = 4;
+  const slice = Math.ceil(N / rounds);
+  for (let r = 0; r < rounds; r++) {
+    const from = WARMUP + r * slice;
+    const to = Math.min(WARMUP + N, from + slice);
+    for (const s of r % 2 === 0 ? servers : [...servers].reverse()) {
+      const t = tally.get(s.name)!;
+      const cpuBefore = cpuMs(s.pid);
+      const started = process.hrtime.bigint();
+      const failed = await drive(root, s.name, keys, from, to, s.workload);
+      t.wallMs += Number(process.hrtime.bigint() - started) / 1e6;
+      t.cpuMs += cpuMs(s.pid) - cpuBefore;
+      t.failed += failed;
+      if (failed && s.mustSucceed) throw new Error(`${s.name}: ${failed} enrollments failed`);
+    }
+  }
+  return tally;
 }
 
 // `node build/src/main.js --config FILE` with its log going to a file, as journald would take it: a
@@ -156,7 +186,7 @@ async function startDaemon(file: string): Promise<{ pid: number; httpPort: numbe
   };
 }
 
-async function ward(root: string, keys: KeyObject[]) {
+async function ward(root: string, keys: KeyObject[]): Promise<Server> {
   // RSA root and RSA-2048 issuing CA: scepclient encrypts to every GetCACert certificate (no EC), and
   // the issuing key matches scepserver's 2048-bit CA.
   const { file, doc } = writeTestConfig(
@@ -164,44 +194,60 @@ async function ward(root: string, keys: KeyObject[]) {
     fs.mkdtempSync(path.join(root, 'ward-')),
   );
   const daemon = await startDaemon(file);
-  try {
-    // One-time challenges made beforehand in this process (not counted as daemon CPU).
-    const cfg = loadTestConfig(file, doc);
-    const db = openDatabase(cfg.database.file, { busyTimeoutMs: 10_000 });
-    const audit = new AuditLog(db);
-    const service = createScepService(cfg, db, audit, CertificateAuthority.open(cfg, db, audit));
-    const ctx = { actor: { type: 'cli' as const, id: 'bench' }, source: 'local', requestId: null };
-    const challenges = keys.map(() => service.createChallenge({ ttl: '1h' }, ctx).challenge);
-    db.close();
-    return await measure(root, 'ward', daemon.pid, keys, { url: `http://127.0.0.1:${daemon.httpPort}/scep`, challenge: (i) => challenges[i]! }, true);
-  } finally {
-    await daemon.stop();
-  }
+  // One-time challenges made beforehand in this process (not counted as daemon CPU).
+  const cfg = loadTestConfig(file, doc);
+  const db = openDatabase(cfg.database.file, { busyTimeoutMs: 10_000 });
+  const audit = new AuditLog(db);
+  const service = createScepService(cfg, db, audit, CertificateAuthority.open(cfg, db, audit));
+  const ctx = { actor: { type: 'cli' as const, id: 'bench' }, source: 'local', requestId: null };
+  const challenges = keys.map(() => service.createChallenge({ ttl: '1h' }, ctx).challenge);
+  db.close();
+  return {
+    name: 'ward',
+    pid: daemon.pid,
+    workload: { url: `http://127.0.0.1:${daemon.httpPort}/scep`, challenge: (i) => challenges[i]! },
+    mustSucceed: true,
+    stop: () => daemon.stop(),
+  };
 }
 
-async function scepserver(root: string, keys: KeyObject[]) {
+async function scepserver(root: string): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(root, 'scepserver-'));
   const init = spawnSync('scepserver', ['ca', '-init', '-keySize', '2048', '-depot', path.join(dir, 'depot')], { cwd: dir, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`scepserver ca -init: ${init.stderr}`);
   const port = await freePort();
-  // scepserver binds every interface on -port; the workload reaches it over loopback.
+  // scepserver binds every interface on -port; the workload reaches it over loopback. Its log goes to
+  // a file like Ward's.
+  const log = fs.openSync(path.join(dir, 'scepserver.log'), 'w');
   const proc: ChildProcess = spawn('scepserver', ['-depot', path.join(dir, 'depot'), '-port', String(port), '-challenge', 'bench-static-challenge', '-allowrenew', '0'], {
     cwd: dir,
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', log, log],
   });
-  try {
-    const url = `http://127.0.0.1:${port}/scep`;
-    await waitFor(async () => {
-      try {
-        return (await request(`${url}?operation=GetCACaps`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, 10_000, 'scepserver to listen');
-    return await measure(root, 'scepserver', proc.pid!, keys, { url, challenge: () => 'bench-static-challenge' }, false);
-  } finally {
-    proc.kill('SIGTERM');
-  }
+  fs.closeSync(log);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}/scep`;
+  await waitFor(async () => {
+    try {
+      return (await request(`${url}?operation=GetCACaps`)).status === 200;
+    } catch {
+      return false;
+    }
+  }, 10_000, 'scepserver to listen');
+  return {
+    name: 'scepserver',
+    pid: proc.pid!,
+    workload: { url, challenge: () => 'bench-static-challenge' },
+    mustSucceed: false,
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+// CPU time, not wall time: the other work on this machine's two cores must not count.
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
 }
 
 // Three RSA-2048 private-key operations (decrypt the envelope key, sign the certificate, sign the
@@ -210,9 +256,9 @@ function rsaFloorMs(key: KeyObject): number {
   const data = Buffer.alloc(32, 1);
   for (let i = 0; i < 50; i++) sign('sha256', data, key);
   const count = 400;
-  const started = process.hrtime.bigint();
+  const started = process.cpuUsage();
   for (let i = 0; i < count; i++) sign('sha256', data, key);
-  return (3 * Number(process.hrtime.bigint() - started)) / 1e6 / count;
+  return (3 * cpuMicros(process.cpuUsage(started))) / 1000 / count;
 }
 
 // The hot path without HTTP and the database, on a request scepclient really sent (DES-CBC, SHA-1,
@@ -263,9 +309,9 @@ async function wirePathMs(root: string): Promise<number> {
   };
   for (let i = 0; i < 200; i++) once();
   const count = 1000;
-  const started = process.hrtime.bigint();
+  const started = process.cpuUsage();
   for (let i = 0; i < count; i++) once();
-  return Number(process.hrtime.bigint() - started) / 1e6 / count;
+  return cpuMicros(process.cpuUsage(started)) / 1000 / count;
 }
 
 async function main(): Promise<void> {
@@ -274,8 +320,21 @@ async function main(): Promise<void> {
     const keys = await rsaKeys(N + WARMUP);
     const floor = rsaFloorMs(keys[0]!);
     const wire = await wirePathMs(root);
-    const w = await ward(root, keys);
-    const s = await scepserver(root, keys);
+    const servers: Server[] = [];
+    let tally: Map<string, Tally>;
+    try {
+      servers.push(await ward(root, keys));
+      servers.push(await scepserver(root));
+      tally = await compare(root, keys, servers);
+    } finally {
+      for (const s of servers) await s.stop();
+    }
+    const result = (name: string) => {
+      const t = tally.get(name)!;
+      return { perSecond: ((N - t.failed) * 1000) / t.wallMs, cpuPerEnrollment: t.cpuMs / N, failed: t.failed };
+    };
+    const w = result('ward');
+    const s = result('scepserver');
     const common = { n: N, concurrency: C, failed: { ward: w.failed, scepserver: s.failed } };
     emit({ name: 'scep.enrollments_per_second', value: round(w.perSecond), unit: 'enrollments/s', baseline: { name: 'scepserver 2.1.0', value: round(s.perSecond) }, ratio: round(w.perSecond / s.perSecond), ...common });
     emit({ name: 'scep.server_cpu_ms_per_enrollment', value: round(w.cpuPerEnrollment), unit: 'ms', baseline: { name: 'scepserver 2.1.0', value: round(s.cpuPerEnrollment) }, ratio: round(w.cpuPerEnrollment / s.cpuPerEnrollment), ...common });

@@ -7,7 +7,6 @@ import type { AuditContext, AuditLog } from '../audit';
 import type { WardDb } from '../db';
 import type { ScepConfig } from '../config/sections/scep';
 import {
-  CsrError,
   PkiError,
   der as pkiDer,
   parseCertificationRequest as parsePkiCsr,
@@ -20,6 +19,7 @@ import { RegistrationAuthority } from './ra';
 import { buildCertsOnly, type CertRepOutcome } from './certrep';
 import { parseCertificate } from './certificate';
 import { weakAlgorithms, type PkiOperation } from './pkioperation';
+import type { RequestedExtension } from './messagedata';
 import { ScepStore, type RequestRow } from './store';
 import type { ContentCipher } from './oids';
 
@@ -67,6 +67,34 @@ export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(text.trim());
   if (!m) return undefined;
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+// subjectAltName of a CSR's extensionRequest (RFC 5280 section 4.2.1.6) as the CA takes it:
+// rfc822Name [1], dNSName [2], uniformResourceIdentifier [6], iPAddress [7]; other forms are dropped.
+function requestedAltNames(extensions: readonly RequestedExtension[], op: PkiOperation): PkiCsr['requestedAltNames'] {
+  const out: PkiCsr['requestedAltNames'] = {};
+  const san = extensions.find((e) => e.oid === '2.5.29.17');
+  if (!san) return out;
+  let names;
+  try {
+    names = pkiDer.fromDer(san.value);
+  } catch {
+    throw new ScepError('badRequest', 'the requested subjectAltName is not valid DER', op);
+  }
+  if (!Array.isArray(names.value)) throw new ScepError('badRequest', 'the requested subjectAltName is not a sequence', op);
+  for (const name of names.value) {
+    if (name.tagClass !== 0x80 || typeof name.value !== 'string') continue;
+    const value = name.value;
+    if (name.type === 1) (out.email ??= []).push(value);
+    else if (name.type === 2) (out.dns ??= []).push(value);
+    else if (name.type === 6) (out.uri ??= []).push(value);
+    else if (name.type === 7) {
+      const bytes = Buffer.from(value, 'latin1');
+      if (bytes.length !== 4 && bytes.length !== 16) throw new ScepError('badRequest', 'a requested iPAddress is neither IPv4 nor IPv6', op);
+      (out.ip ??= []).push(bytes.length === 4 ? [...bytes].join('.') : bytes.toString('hex').replace(/(.{4})(?!$)/g, '$1:'));
+    }
+  }
+  return out;
 }
 
 const sha256 = (data: Buffer | string): Buffer => createHash('sha256').update(data).digest();
@@ -237,17 +265,21 @@ export class ScepService {
   // CertPoll / GetCertInitial (section 3.3.3): the status of an earlier request by the same requester.
   getCertInitial(op: Op<'GetCertInitial'>, caller: ScepCaller): CertRepOutcome {
     this.admit(op);
-    const row = this.store.requestForPoll(op.transactionID, sha256Hex(op.signer.der));
+    const signerHash = sha256Hex(op.signer.der);
     let polledSubject: string | undefined;
     try {
       polledSubject = pkiDer.nameToString(pkiDer.fromDer(op.issuerAndSubject.subject));
     } catch {
       polledSubject = undefined;
     }
-    if (!row || polledSubject !== row.subject) {
-      throw new ScepError('badCertId', 'no request with this transactionID and subject from this requester', op);
-    }
-    return this.db.write(() => this.outcomeOf(row, op, this.deviceContext(row.subject, caller)));
+    return this.db.write(() => {
+      // read inside the transaction: an approval may have just committed from wardctl
+      const row = this.store.requestForPoll(op.transactionID, signerHash);
+      if (!row || polledSubject !== row.subject) {
+        throw new ScepError('badCertId', 'no request with this transactionID and subject from this requester', op);
+      }
+      return this.outcomeOf(row, op, this.deviceContext(row.subject, caller));
+    });
   }
 
   // GetCert (section 3.3.4): a certificate the issuing CA signed, by issuer and serial number.
@@ -392,13 +424,27 @@ export class ScepService {
     }
   }
 
+  // The CSR in the shape the CA issues from. The wire code already parsed it and verified its
+  // self-signature, so this only re-shapes it rather than parsing and verifying a second time.
   private pkiCsr(op: Op<'PKCSReq' | 'RenewalReq'>): PkiCsr {
+    const request = op.certificationRequest;
+    let subject;
     try {
-      return parsePkiCsr(op.certificationRequest.der);
-    } catch (err) {
-      if (err instanceof CsrError) throw new ScepError('badRequest', err.message, op);
-      throw err;
+      subject = pkiDer.fromDer(request.subject);
+    } catch {
+      throw new ScepError('badRequest', 'the CSR subject is not a valid name', op);
     }
+    return {
+      subject,
+      subjectText: pkiDer.nameToString(subject),
+      commonName: pkiDer.nameAttr(subject, 'CN'),
+      spkiDer: request.subjectPublicKeyInfo,
+      publicKey: request.publicKey,
+      signatureDigest: request.signatureDigest,
+      challengePassword: request.challengePassword,
+      requestedAltNames: requestedAltNames(request.extensions, op),
+      der: request.der,
+    };
   }
 
   private checkChallenge(password: string | undefined, csr: PkiCsr, now: Date): { id: string | null } {

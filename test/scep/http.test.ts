@@ -93,6 +93,18 @@ t.test('PKCSReq by POST: issued certificate verifies against /ca.pem; audit reco
   t.equal(issued.actor.type, 'device');
 });
 
+t.test('subjectAltNames requested in the CSR are copied into the device certificate', async (t) => {
+  const d = makeRequester(dir, 'san-device');
+  const challenge = scep.createChallenge({}, admin).challenge;
+  const csr = d.csr(challenge, '/O=Ward Test/CN=san-device', 'DNS:san-device.ward.test, IP:10.1.2.3, IP:fd00::1, email:nurse@ward.test, URI:urn:ward:device:42');
+  const reply = client.reply(await client.post(await client.message(d, csr)), d);
+  t.equal(reply.pkiStatus, PkiStatus.SUCCESS);
+  const text = openssl(['x509', '-noout', '-ext', 'subjectAltName'], reply.certificates[0]!).toString();
+  for (const name of ['DNS:san-device.ward.test', 'IP Address:10.1.2.3', 'IP Address:FD00:0:0:0:0:0:0:1', 'email:nurse@ward.test', 'URI:urn:ward:device:42']) {
+    t.ok(text.includes(name), name);
+  }
+});
+
 t.test('PKIOperation by GET: standard and URL-safe base64, percent-encoded or not, with line breaks', async (t) => {
   const issuedPem = fs.readFileSync(path.join(dir, 'issued.pem'));
   const getCrl = await client.message(device, issuerAndSerialNumber(pemToDer(issuedPem)), { messageType: '22' });

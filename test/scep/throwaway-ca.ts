@@ -100,7 +100,7 @@ export interface Requester {
   certPath: string;
   cert: Buffer;
   certificate: ScepCertificate;
-  csr(challenge?: string, subject?: string): Buffer; // DER
+  csr(challenge?: string, subject?: string, subjectAltName?: string): Buffer; // DER
 }
 
 export function makeRequester(dir: string, name: string, subject = `/O=Ward Test/CN=${name}`): Requester {
@@ -114,11 +114,13 @@ export function makeRequester(dir: string, name: string, subject = `/O=Ward Test
     certPath: p('self.pem'),
     cert,
     certificate: parseCertificate(cert),
-    csr(challenge?: string, csrSubject = subject): Buffer {
+    csr(challenge?: string, csrSubject = subject, subjectAltName?: string): Buffer {
       // openssl req ignores the config's attributes when -subj is given, so the name goes in the config too
       const dn = csrSubject.split('/').filter(Boolean).map((rdn, i) => `${i}.${rdn.replace('=', ' = ')}`);
       const cnf = p('req.cnf');
-      fs.writeFileSync(cnf, `[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n[dn]\n${dn.join('\n')}\n[attrs]\n${challenge ? `challengePassword = ${challenge}\n` : ''}`);
+      const san = subjectAltName ? `req_extensions = ext\n` : '';
+      const ext = subjectAltName ? `[ext]\nsubjectAltName = ${subjectAltName}\n` : '';
+      fs.writeFileSync(cnf, `[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n${san}[dn]\n${dn.join('\n')}\n[attrs]\n${challenge ? `challengePassword = ${challenge}\n` : ''}${ext}`);
       return openssl(['req', '-new', '-key', p('key'), '-config', cnf, '-outform', 'DER']);
     },
   };

@@ -205,6 +205,8 @@ async function main(): Promise<void> {
   const system = { actor: { type: 'system' as const, id: 'bench' }, source: null, requestId: null };
   const { token } = android.createToken({ maxDevices: null, expiresInHours: 24 }, system);
   const pool = Array.from({ length: KEY_POOL }, () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+  // Ward names the certificate after the device id, whatever the CSR subject: one CSR per pooled key.
+  const csrs = pool.map((key, k) => buildCsr(key, `bench-key-${k}`));
   const caPem = ca.chainPem();
   const devices: Device[] = [];
   db.write(() => {
@@ -214,7 +216,7 @@ async function main(): Promise<void> {
       const r = android.enroll(
         {
           token,
-          csr: buildCsr(key, installationId),
+          csr: csrs[i % KEY_POOL],
           facts: { installationId, manufacturer: 'Bench', model: 'Tab 9', androidVersion: '14', sdkInt: 34, securityPatch: '2026-10-05', managementMode: 'device_owner' },
         },
         { source: '127.0.0.1', requestId: null },

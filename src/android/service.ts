@@ -309,6 +309,9 @@ export class AndroidService {
     const dpc = this.store.currentDpc();
     if (!dpc || !dpc.componentName) throw new AndroidRequestError('no DPC APK has been imported yet (wardctl android dpc import APK --receiver .AdminReceiver)', 'conflict');
     const record = this.store.tokenByHash(sha256Hex(token));
+    if (!record) throw new AndroidRequestError('unknown enrollment token', 'not-found');
+    if (record.revokedAt) throw new AndroidRequestError(`enrollment token ${record.id} is revoked`, 'conflict');
+    if (Date.parse(record.expiresAt) <= Date.now()) throw new AndroidRequestError(`enrollment token ${record.id} has expired`, 'conflict');
     const p = this.acfg.provisioning;
     const wifi = p.wifi && {
       ssid: p.wifi.ssid,
@@ -324,7 +327,7 @@ export class AndroidService {
         signatureChecksum: p.signatureChecksum || !p.packageChecksum ? dpc.signatureChecksum : undefined,
         packageChecksum: p.packageChecksum ? dpc.packageChecksum : undefined,
       },
-      ward: { serverUrl: this.cfg.https.publicUrl!, enrollmentToken: token, caSha256: this.ca.rootFingerprint(), enrollmentMode: record?.mode },
+      ward: { serverUrl: this.cfg.https.publicUrl!, enrollmentToken: token, caSha256: this.ca.rootFingerprint(), enrollmentMode: record.mode },
       wifi,
       locale: p.locale,
       timeZone: p.timeZone,

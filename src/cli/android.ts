@@ -126,6 +126,8 @@ export const androidCommands: VerbGroup = {
       async run(cli, { values }) {
         if (!values.json && typeof values.png !== 'string') throw new UsageError(`usage: wardctl ${this.usage}`);
         const service = serviceOf(cli);
+        // Checked first, so a failing QR does not leave an unused token behind.
+        if (!service.currentDpc()) throw new CommandFailed('no DPC APK has been imported yet (wardctl android dpc import APK --receiver .AdminReceiver)');
         let token = values.token as string | undefined;
         let created: string | undefined;
         if (!token) {

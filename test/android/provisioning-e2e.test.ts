@@ -86,6 +86,9 @@ t.test('the complete agent: import, QR as JSON and PNG, served APK matching the 
   t.match(token.token, /^wet_[A-Za-z0-9_-]{32}$/);
   t.notOk('tokenHash' in token);
 
+  const unknown = await ctl('qr', '--json', '--token', 'wet_not-a-token');
+  t.equal(unknown.status, 1);
+  t.match(unknown.stderr, /unknown enrollment token/);
   const json = await ctl('qr', '--json', '--token', token.token);
   t.equal(json.status, 0, json.stderr);
   qrJson = json.stdout.trim();

@@ -36,7 +36,7 @@ function runOne(file) {
     const started = Date.now();
     const child = spawn(process.execPath, ['--enable-source-maps', file], {
       cwd: root,
-      env: { ...process.env, TAP_COLORS: '0' },
+      env: { ...process.env, TAP_COLORS: '0', TAP_TIMEOUT: process.env.TAP_TIMEOUT || '300' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

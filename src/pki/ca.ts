@@ -9,7 +9,7 @@ import type { WardDb } from '../db';
 import { type AuditContext, type AuditLog, SYSTEM_ACTOR } from '../audit';
 import {
   type Asn1, type GeneralNames, type NameAttrs, explicit, extensions, fromDer, integer, keyIdentifier, name, nameToString,
-  pemEncode, randomSerial, seq, signatureAlgorithm, signed, time, toDer, OID, oid, octets,
+  pemEncode, randomSerial, serialHex, seq, signatureAlgorithm, signed, time, toDer, OID, oid, octets,
 } from './der';
 import forge from 'node-forge';
 import { type CertificationRequest, parseCertificationRequest } from './csr';
@@ -227,28 +227,34 @@ export class CertificateAuthority {
     const days = p.validityDays ?? this.cfg.pki.validityDays[spec.validity];
     const notAfter = new Date(Math.min(now + days * DAY_MS, this.issuing.cert.validToDate.getTime()));
     const urls = this.urls();
+    const serialBytes = randomSerial();
     const der = buildCertificate({
-      serial: randomSerial(), issuer: this.issuing.subject, subject: p.subject, spkiDer: p.spkiDer, notBefore, notAfter,
+      serial: serialBytes, issuer: this.issuing.subject, subject: p.subject, spkiDer: p.spkiDer, notBefore, notAfter,
       ext: {
         keyUsage: keyUsageFor(spec, p.keyType), extKeyUsage: spec.extKeyUsage, subjectAltName: p.altNames,
         subjectKeyId: keyIdentifier(p.spkiDer), authorityKeyId: this.issuing.keyId, crlUrl: urls.crl, caIssuersUrl: urls.caIssuers,
       },
       signingKey: this.issuingKey,
     });
-    const cert = new X509Certificate(der);
-    const serial = serialOf(cert);
+    // Facts taken from what was just encoded, not by parsing it back (hot path).
+    const serial = serialHex(serialBytes);
     const subjectText = nameToString(p.subject);
     const requestedBy = `${ctx.actor.type}:${ctx.actor.id}`;
+    const fingerprint = sha256Hex(der);
+    const secondsOf = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString();
     this.db.write(() => {
-      this.store.insertCertificate({ ...recordOf(cert, der, 'issuing', p.profile, requestedBy), subject: subjectText });
+      this.store.insertCertificate({
+        serial, issuer: 'issuing', profile: p.profile, subject: subjectText, notBefore: secondsOf(notBefore), notAfter: secondsOf(notAfter),
+        sha256: fingerprint, der, issuedAt: new Date(now).toISOString(), requestedBy, revokedAt: null, revocationReason: null,
+      });
       this.audit.record({
         ...ctx,
         action: 'pki.certificate.issued',
         target: { type: 'certificate', id: serial },
-        details: { profile: p.profile, subject: subjectText, sha256: sha256Hex(der), notAfter: notAfter.toISOString(), ...p.details },
+        details: { profile: p.profile, subject: subjectText, sha256: fingerprint, notAfter: secondsOf(notAfter), ...p.details },
       });
     });
-    return { serial, der, pem: pemEncode(der), subject: subjectText, notBefore, notAfter, sha256: sha256Hex(der) };
+    return { serial, der, pem: pemEncode(der), subject: subjectText, notBefore, notAfter, sha256: fingerprint };
   }
 
   /** Revokes an issued certificate and re-issues the CRL at once, all in one transaction. */

@@ -32,8 +32,14 @@ export type CrlRecord = typeof crls.$inferSelect;
 export class PkiStore {
   private readonly bySerial;
   private readonly latestCrlOf;
+  private readonly insertCert;
 
   constructor(private readonly db: WardDb) {
+    // Issuance is on the SCEP hot path: one statement prepared once (drizzle re-prepares inserts).
+    this.insertCert = db.sqlite.prepare(
+      `INSERT INTO certificates (serial, issuer, profile, subject, not_before, not_after, sha256, der, issued_at, requested_by, revoked_at, revocation_reason)
+       VALUES (@serial, @issuer, @profile, @subject, @notBefore, @notAfter, @sha256, @der, @issuedAt, @requestedBy, @revokedAt, @revocationReason)`,
+    );
     this.bySerial = db.orm.select().from(certificates).where(eq(certificates.serial, sql.placeholder('serial'))).prepare();
     this.latestCrlOf = db.orm
       .select()
@@ -45,7 +51,7 @@ export class PkiStore {
   }
 
   insertCertificate(rec: CertificateRecord): void {
-    this.db.orm.insert(certificates).values(rec).run();
+    this.insertCert.run(rec);
   }
 
   certificate(serial: string): CertificateRecord | undefined {

@@ -2,7 +2,7 @@
 // Composition root: the only place that wires the domains together. `node dist/main.js --config FILE`
 // (or WARD_CONFIG=FILE) starts the daemon.
 import type { Logger } from 'pino';
-import { AuditLog, SYSTEM_ACTOR } from './audit';
+import { AuditLog, AuditTrail, SYSTEM_ACTOR, auditConfigOf } from './audit';
 import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadConfig } from './config';
 import { MigrationError, openDatabase, type WardDb } from './db';
 import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
@@ -13,6 +13,7 @@ export interface RunningWard {
   cfg: WardConfig;
   db: WardDb;
   audit: AuditLog;
+  auditTrail: AuditTrail;
   ca: CertificateAuthority;
   android: AndroidService;
   health: Health;
@@ -34,6 +35,7 @@ export function runtimeProblem(version = process.versions.node): string | undefi
 }
 
 export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.logging.level)): Promise<RunningWard> {
+  const auditCfg = auditConfigOf(cfg);
   const db = openDatabase(cfg.database.file, { busyTimeoutMs: cfg.database.busyTimeoutMs });
   setSqliteVersion(db.sqlite.prepare('select sqlite_version()').pluck().get() as string);
   const audit = new AuditLog(db);
@@ -68,6 +70,23 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   // ---- domains: each mounts its routes on listeners.plain / listeners.secure and registers its
   // ---- health checks and scheduled jobs here.
 
+  // audit: Merkle state restored from the last signed head, heads signed on schedule, alarm in /healthz.
+  const auditTrail = new AuditTrail(db, audit, {
+    signer: () => {
+      const id = ca.serviceIdentity('auditSigner');
+      return { key: id.key, certificate: id.cert, chain: [ca.issuing.cert, ca.root.cert] };
+    },
+    caChain: () => [ca.root.cert, ca.issuing.cert],
+    log,
+    alarmRetryMs: auditCfg.alarmRetrySeconds * 1000,
+  });
+  auditTrail.restore();
+  health.register('audit', () => auditTrail.health());
+  schedule.add('audit-tree-head', auditCfg.treeHeadSchedule, async () => {
+    const head = await auditTrail.signTreeHead('schedule');
+    return { treeSize: head.treeSize, rootHash: head.rootHash.toString('hex') };
+  });
+
   // android: DPC APK and PAC on plain HTTP, the agent API on HTTPS, long polls woken by queued commands.
   const android = new AndroidService(cfg, db, audit, ca, staticPolicySource((cfg.android as { defaultPolicy: Record<string, unknown> }).defaultPolicy), log);
   mountAndroidRoutes(listeners, android, { bodyLimit: cfg.limits.bodyBytes, shuttingDown: listeners.shuttingDown, log });
@@ -80,18 +99,21 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   cfg.http.publicUrl = cfg.http.publicUrl!.replace(/:0$/, `:${ports.httpPort}`);
   cfg.https.publicUrl = cfg.https.publicUrl!.replace(/:0$/, `:${ports.httpsPort}`);
   schedule.start();
+  // Re-read every stored event against the last signed head in the background (alarm on mismatch).
+  auditTrail.checkStore().catch(() => undefined);
   audit.record({ action: 'system.started', actor: SYSTEM_ACTOR, details: { version: process.env.npm_package_version ?? null, node: process.version, ...ports } });
   log.info({ ...ports, node: process.version, openssl: process.versions.openssl }, 'ready');
 
   let stopped = false;
   return {
-    cfg, db, audit, ca, android, health, schedule, listeners, ports, log,
+    cfg, db, audit, auditTrail, ca, android, health, schedule, listeners, ports, log,
     async stop() {
       if (stopped) return;
       stopped = true;
       await schedule.stop();
       await listeners.stop();
       audit.record({ action: 'system.stopped', actor: SYSTEM_ACTOR });
+      auditTrail.stop();
       db.close();
     },
   };

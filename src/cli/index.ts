@@ -1,6 +1,7 @@
 // wardctl: one file per verb group. Add a group here with one line.
 import { configPathFromArgs } from '../config';
 import { CliContext, CommandFailed, UsageError, parseVerbArgs, type VerbGroup } from './context';
+import { auditCommands } from './audit';
 import { configCommands } from './config';
 import { caCommands, certCommands } from './pki';
 import { androidCommands } from './android';
@@ -13,6 +14,7 @@ export const verbGroups: VerbGroup[] = [
   caCommands,
   certCommands,
   androidCommands,
+  auditCommands,
 ];
 
 function usage(): string {

@@ -34,5 +34,10 @@ run: build
 bench: build
 	node build/bench/index.js
 
+# The release tarball an offline VM installs from (scripts/install.sh TARBALL; docs/operations.md):
+# build/release/ward-VERSION-linux-ARCH.tar.gz and its .sha256.
+dist: build
+	scripts/make-dist.sh
+
 clean:
 	rm -rf dist build

@@ -5,9 +5,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { packageRoot } from '../config';
-import { migrate, readMigrations, MigrationError } from './migrate';
+import { readMigrations, MigrationError } from './migrate';
+import { upgradeDatabase } from './upgrade';
 
 export { MigrationError, migrate, readMigrations } from './migrate';
+export { preMigrationBackupDir, upgradeDatabase } from './upgrade';
 
 export interface WardDb {
   sqlite: Database.Database;
@@ -43,7 +45,8 @@ export function openDatabase(file: string, opts: OpenOptions = {}): WardDb {
   }
   if (opts.migrate !== false && !opts.readonly) {
     try {
-      migrate(sqlite, readMigrations(opts.migrationsDir ?? path.join(packageRoot(), 'migrations')));
+      // Copy first, then all pending migrations in one transaction (src/db/upgrade.ts).
+      upgradeDatabase(sqlite, file, readMigrations(opts.migrationsDir ?? path.join(packageRoot(), 'migrations')));
     } catch (e) {
       sqlite.close();
       throw e;

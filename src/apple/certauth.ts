@@ -39,14 +39,27 @@ interface Verdict {
   notAfter: number;
 }
 
+// Revocation is re-read from the CA's table at most this often per certificate. Revocations made in
+// this process (admin API, tests) take effect at once through forget(); one made by wardctl in
+// another process within this delay.
+const REVOCATION_RECHECK_MS = 1000;
+
 /**
  * ca.verifyIssued with a cache: the signature and validity of a device certificate are checked
- * once, revocation on every request (one primary-key lookup), so a revoked device is refused at once.
+ * once; revocation is re-read at most every REVOCATION_RECHECK_MS, and at once after forget().
  */
 export class IdentityChecker {
-  private readonly verdicts = new Map<string, Verdict>();
+  private readonly verdicts = new Map<string, Verdict & { checkedAt: number }>();
+  private readonly bySerial = new Map<string, string>();
 
   constructor(private readonly ca: IssuedCertificateChecker) {}
+
+  /** Drops what is cached about a certificate (called when pki records its revocation). */
+  forget(serial: string): void {
+    const key = this.bySerial.get(serial);
+    if (key) this.verdicts.delete(key);
+    this.bySerial.delete(serial);
+  }
 
   check(der: Buffer, now = Date.now()): { status: CertificateStatus; serial?: string } {
     const key = crypto.createHash('sha256').update(der).digest('base64');
@@ -55,14 +68,24 @@ export class IdentityChecker {
       const r = this.ca.verifyIssued(der);
       if (r.status !== 'valid' || !r.record) return { status: r.status, serial: r.record?.serial };
       const cert = new crypto.X509Certificate(der);
-      v = { serial: r.record.serial, notBefore: cert.validFromDate.getTime(), notAfter: cert.validToDate.getTime() };
-      if (this.verdicts.size >= 50_000) this.verdicts.clear();
+      v = { serial: r.record.serial, notBefore: cert.validFromDate.getTime(), notAfter: cert.validToDate.getTime(), checkedAt: now };
+      if (this.verdicts.size >= 50_000) {
+        this.verdicts.clear();
+        this.bySerial.clear();
+      }
       this.verdicts.set(key, v);
+      this.bySerial.set(v.serial, key);
       return { status: 'valid', serial: v.serial };
     }
     if (now < v.notBefore) return { status: 'not-yet-valid', serial: v.serial };
     if (now > v.notAfter) return { status: 'expired', serial: v.serial };
-    if (this.ca.certificate(v.serial)?.revokedAt) return { status: 'revoked', serial: v.serial };
+    if (now - v.checkedAt >= REVOCATION_RECHECK_MS) {
+      if (this.ca.certificate(v.serial)?.revokedAt) {
+        this.forget(v.serial);
+        return { status: 'revoked', serial: v.serial };
+      }
+      v.checkedAt = now;
+    }
     return { status: 'valid', serial: v.serial };
   }
 }

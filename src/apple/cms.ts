@@ -367,13 +367,13 @@ function verifyContentInfo(ci: Asn1, content: Buffer): VerifiedSigner {
 
 /** The Mdm-Signature header: base64 of a detached SignedData over the body (Apple, SignMessage). */
 export function verifyMdmSignature(header: string, body: Buffer, options?: VerifyOptions): VerifiedSigner {
-  const b64 = header.replace(/\s+/g, '');
-  if (b64.length === 0 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) {
-    throw new CmsError('malformed', 'Mdm-Signature is not base64');
-  }
   const maxBytes = options?.maxBytes ?? 32 * 1024;
-  if (b64.length > Math.ceil(maxBytes / 3) * 4) throw new CmsError('too-large', `Mdm-Signature larger than ${maxBytes} bytes`);
-  return verifyDetachedCms(Buffer.from(b64, 'base64'), body, options);
+  if (header.length > Math.ceil(maxBytes / 3) * 4 + 256) throw new CmsError('too-large', `Mdm-Signature larger than ${maxBytes} bytes`);
+  const b64 = header.indexOf(' ') === -1 && header.indexOf('\n') === -1 ? header : header.replace(/\s+/g, '');
+  // Strict base64: what decodes must encode back to the same text (Buffer.from skips junk silently).
+  const der = Buffer.from(b64, 'base64');
+  if (b64.length === 0 || der.toString('base64') !== b64) throw new CmsError('malformed', 'Mdm-Signature is not base64');
+  return verifyDetachedCms(der, body, options);
 }
 
 /** The Mdm-Signature header value a device would send for `body` (used by the device simulator). */

@@ -55,7 +55,12 @@ export class AppleMdm {
     this.service.dataDir = cfg.dataDir;
     // Read at call time: with port 0 the real ports are known only after the listeners start.
     this.service.urls = () => ({ https: cfg.https.publicUrl!, http: cfg.http.publicUrl! });
-    this.checkin = withCertAuth(this.service, { store: this.store, audit: deps.audit, identities: new IdentityChecker(deps.ca) });
+    const identities = new IdentityChecker(deps.ca);
+    // A revocation recorded in this process reaches cert-auth at once (forgetting is rollback-safe).
+    deps.audit.onAppend(({ event }) => {
+      if (event.action === 'pki.certificate.revoked' && event.target) identities.forget(event.target.id);
+    });
+    this.checkin = withCertAuth(this.service, { store: this.store, audit: deps.audit, identities });
   }
 
   /** /healthz: push certificate topic and expiry, APNs on/off, device count. */

@@ -10,9 +10,8 @@ import { CmsError, verifyMdmSignature } from './cms';
 import { CommandFormatError } from './commands';
 import { EscrowError } from './escrow';
 import { decodeCheckin, decodeCommandReport, MdmProtocolError, resolveEnrollment } from './messages';
-import { AppleError, type CheckinReply, type CheckinService, type MdmRequest, type PresentedIdentity } from './service';
 import type { AppleConfig } from '../config/sections/apple';
-import type { AppleMdmService } from './service';
+import { AppleError, type AppleMdmService, type CheckinReply, type CheckinService, type MdmRequest, type PresentedIdentity } from './service';
 
 const CHECKIN_TYPE = 'application/x-apple-aspen-mdm-checkin';
 const COMMAND_TYPE = 'application/x-apple-aspen-mdm';

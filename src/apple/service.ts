@@ -10,7 +10,7 @@ import forge from 'node-forge';
 import type { AuditContext, AuditLog } from '../audit';
 import type { AppleConfig } from '../config/sections/apple';
 import { signCms } from './cms';
-import { commandPlist, commandRequest, CommandFormatError, type CommandType } from './commands';
+import { commandPlist, commandRequest } from './commands';
 import type { Escrow } from './escrow';
 import {
   SHARED_IPAD_USER_ID,
@@ -837,4 +837,3 @@ function readPushMaterial(input: { certificate: Buffer; key?: Buffer; passphrase
   return { certPem: forge.pki.certificateToPem(certBag.cert), keyPem };
 }
 
-export { CommandFormatError, type CommandType };

@@ -2,11 +2,14 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { toolAsync, wardctlAsync, request } from '../support/ward';
+import { toolAsync, wardctlAsync, request, waitFor } from '../support/ward';
 import { startAppleWard, TOPIC, type AppleHarness } from './harness';
 import { makeLeaf } from './openssl';
 import { typicalAnswer } from './simulator';
 import type { PlistDict } from '../../src/apple/plist';
+
+// Each wardctl run is a fresh process that opens the CA: slow when the machine is busy.
+t.setTimeout(300_000);
 
 let h: AppleHarness;
 t.before(async () => {
@@ -108,4 +111,14 @@ t.test('device list, show, command', async (t) => {
   t.equal(r.status, 1);
   t.match(r.stderr, /no Apple device/);
   t.equal((await ctl('device', 'command', 'NO-SUCH-DEVICE', 'DeviceLock')).status, 1);
+});
+
+t.test('a certificate revoked with wardctl (another process) is refused within a second', async (t) => {
+  const d = await h.enroll();
+  await d.session(typicalAnswer(d));
+  t.equal((await d.idle()).status, 200);
+  const r = await ctl('cert', 'revoke', d.identity.serial, '--reason', 'keyCompromise');
+  t.equal(r.status, 0, r.stderr);
+  const refused = await waitFor(async () => (await d.idle()).status === 401, 5000, 'revocation seen by cert-auth');
+  t.ok(refused);
 });

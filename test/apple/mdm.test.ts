@@ -12,6 +12,9 @@ import { request, waitFor } from '../support/ward';
 import { startAppleWard, TOPIC, type AppleHarness } from './harness';
 import { installProfile, typicalAnswer } from './simulator';
 
+// Enrollments run scepclient and openssl: slow when the machine is busy.
+t.setTimeout(240_000);
+
 let h: AppleHarness;
 t.before(async () => {
   h = await startAppleWard();

@@ -10,6 +10,9 @@ import { fixture } from './fixture';
 import { makeLeaf, makeRoot } from './openssl';
 import { identityFromFiles, typicalAnswer, type SimulatedDevice } from './simulator';
 
+// Enrollments run scepclient and openssl: slow when the machine is busy.
+t.setTimeout(240_000);
+
 let h: AppleHarness;
 let a: SimulatedDevice;
 let b: SimulatedDevice;

@@ -479,6 +479,14 @@ function existingInstall(cfg: WardConfig): string | undefined {
 /** Restores an archive onto this install (stop the daemon first). */
 export async function restoreBackup(cfg: WardConfig, archive: string | Readable, opts: RestoreOptions): Promise<RestoreResult> {
   const now = opts.now ?? new Date();
+  if (opts.withConfig) {
+    try {
+      fs.accessSync(cfg.file, fs.constants.W_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new BackupError(`cannot replace ${cfg.file} (${code}); as root, put the backed-up one in place first (tar -xzOf ARCHIVE ${CONFIG_ENTRY} > ${cfg.file}) and restore without --with-config`);
+    }
+  }
   const made = [cfg.dataDir, preMigrationBackupDir(cfg.database.file)].filter((d) => !fs.existsSync(d));
   fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
   const workDir = preMigrationBackupDir(cfg.database.file);

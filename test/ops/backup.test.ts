@@ -238,8 +238,10 @@ t.test('a backup from an older schema restores, and the daemon migrates it after
   const fresh = writeTestConfig();
   fs.mkdirSync(path.join(fresh.dir, 'certs'), { mode: 0o700 });
   fs.copyFileSync(path.join(old.dir, 'certs', 'passphrase'), path.join(fresh.dir, 'certs', 'passphrase'));
-  const restored = await restoreBackup(loadTestConfig(fresh.file, fresh.doc), archive, { ctx: { actor: SYSTEM_ACTOR } });
+  fs.writeFileSync(fresh.file, fs.readFileSync(fresh.file, 'utf8').replace('Test Hospital', 'Other Hospital'));
+  const restored = await restoreBackup(loadTestConfig(fresh.file, fresh.doc), archive, { withConfig: true, ctx: { actor: SYSTEM_ACTOR } });
   t.equal(restored.manifest.ca.rootSha256, rootSha);
+  t.equal(fs.readFileSync(fresh.file, 'utf8'), fs.readFileSync(old.file, 'utf8'), '--with-config put the backed-up config in place');
   const installed = openDatabase(path.join(fresh.dir, 'var', 'ward.db'), { migrate: false });
   t.equal(installed.sqlite.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), 1, 'installed as archived (schema 1)');
   installed.close();

@@ -50,10 +50,9 @@ export class PushService {
   }
 
   private targetOf(enrollmentId: string): { token: Buffer; pushMagic: string } | { reason: string } {
-    const device = this.store.device(enrollmentId);
-    const row = device ?? this.store.userChannel(enrollmentId);
+    const row = this.store.pushTarget(enrollmentId);
     if (!row) return { reason: 'unknown enrollment' };
-    if (device && device.status === 'checked-out') return { reason: 'checked out' };
+    if (row.status === 'checked-out') return { reason: 'checked out' };
     if (!row.pushToken || !row.pushMagic) return { reason: 'no TokenUpdate yet' };
     if (row.pushDeadAt) return { reason: `token unregistered at ${row.pushDeadAt}` };
     return { token: row.pushToken, pushMagic: row.pushMagic };

@@ -209,7 +209,7 @@ export class AppleMdmService implements CheckinService {
     }
     const queued: string[] = [];
     await this.store.commit(() => {
-      const before = this.store.device(e.deviceId)!;
+      const before = this.store.deviceBinding(e.deviceId)!;
       const sealedUnlock = msg.UnlockToken && msg.UnlockToken.length > 0 ? this.escrow.seal(msg.UnlockToken, unlockContext(e.deviceId)) : null;
       this.store.tokenUpdate(e.deviceId, msg.Token, msg.PushMagic, sealedUnlock, msg.Topic, now);
       const first = before.status !== 'enrolled';
@@ -303,10 +303,12 @@ export class AppleMdmService implements CheckinService {
     const idle = report.Status === 'Idle';
     // A new session (Idle) retries commands the device answered NotNow; within a session they are
     // skipped, so a device that keeps saying NotNow never spins (Apple: "NotNow ... retry later").
-    if (idle && !this.store.nextCommand(e.id, true)) return undefined;
+    const peek = idle ? this.store.nextCommand(e.id, true) : undefined;
+    if (idle && !peek) return undefined;
     return this.store.commit(() => {
       if (!idle) this.recordReport(req, report, now);
-      const next = this.store.nextCommand(e.id, idle);
+      // Idle: the command peeked above, unless another request of this device took it meanwhile.
+      const next = peek && this.store.commandPending(peek.uuid) ? peek : this.store.nextCommand(e.id, idle);
       if (!next) return undefined;
       this.store.markSent(next.uuid, now);
       this.audit.record({

@@ -244,7 +244,9 @@ export class AppleStore {
       profile: p('SELECT * FROM apple_profiles WHERE id = ?'),
       device: p('SELECT * FROM apple_devices WHERE id = ?'),
       deviceByCert: p('SELECT * FROM apple_devices WHERE cert_serial = ?'),
-      deviceAuth: p('SELECT cert_serial, status FROM apple_devices WHERE id = ?'),
+      deviceAuth: p('SELECT cert_serial, status, group_name FROM apple_devices WHERE id = ?'),
+      pushTarget: p(`SELECT status, push_token, push_magic, push_dead_at FROM apple_devices WHERE id = ?
+                     UNION ALL SELECT 'enrolled', push_token, push_magic, push_dead_at FROM apple_user_channels WHERE id = ?`),
       upsertAuthenticated: p(`INSERT INTO apple_devices (id, enrollment_type, status, group_name, profile_id, cert_serial, topic,
                                 serial_number, model, model_name, product_name, os_version, build_version, device_name, authenticated_at)
                               VALUES (@id, @enrollmentType, 'authenticated', @groupName, @profileId, @certSerial, @topic,
@@ -287,6 +289,7 @@ export class AppleStore {
       nextCommand: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now')
                       AND (status <> 'not-now' OR ?) ORDER BY seq LIMIT 1`),
       markSent: p(`UPDATE apple_commands SET status = 'sent', sent_at = ? WHERE uuid = ?`),
+      commandStatus: p('SELECT status FROM apple_commands WHERE uuid = ?'),
       commandOfEnrollment: p('SELECT * FROM apple_commands WHERE uuid = ? AND enrollment_id = ?'),
       command: p('SELECT * FROM apple_commands WHERE uuid = ?'),
       answer: p('UPDATE apple_commands SET status = ?, answered_at = ?, error_chain = ? WHERE uuid = ?'),
@@ -397,10 +400,23 @@ export class AppleStore {
     return r && deviceOf(r);
   }
 
-  /** The identity bound to a device channel (hot path: two columns only). */
-  deviceBinding(id: string): { certSerial: string; status: DeviceStatus } | undefined {
+  /** The identity bound to a device channel, its status and group (hot path: no facts JSON). */
+  deviceBinding(id: string): { certSerial: string; status: DeviceStatus; groupName: string } | undefined {
     const r = this.s.deviceAuth.get(id) as Raw | undefined;
-    return r && { certSerial: r.cert_serial as string, status: r.status as DeviceStatus };
+    return r && { certSerial: r.cert_serial as string, status: r.status as DeviceStatus, groupName: r.group_name as string };
+  }
+
+  /** Push token and PushMagic of a device or user channel (enrollment id). */
+  pushTarget(enrollmentId: string): { status: DeviceStatus; pushToken: Buffer | null; pushMagic: string | null; pushDeadAt: string | null } | undefined {
+    const r = this.s.pushTarget.get(enrollmentId, enrollmentId) as Raw | undefined;
+    return (
+      r && {
+        status: r.status as DeviceStatus,
+        pushToken: (r.push_token as Buffer | null) ?? null,
+        pushMagic: (r.push_magic as string | null) ?? null,
+        pushDeadAt: (r.push_dead_at as string | null) ?? null,
+      }
+    );
   }
 
   upsertAuthenticated(d: {
@@ -516,6 +532,12 @@ export class AppleStore {
   nextCommand(enrollmentId: string, includeNotNow: boolean): CommandRow | undefined {
     const r = this.s.nextCommand.get(enrollmentId, includeNotNow ? 1 : 0) as Raw | undefined;
     return r && commandOf(r);
+  }
+
+  /** Whether a command still waits for an answer (queued, sent or NotNow'd). */
+  commandPending(uuid: string): boolean {
+    const status = this.s.commandStatus.pluck().get(uuid) as string | undefined;
+    return status === 'queued' || status === 'sent' || status === 'not-now';
   }
 
   markSent(uuid: string, at: string): void {

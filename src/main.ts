@@ -2,12 +2,13 @@
 // Composition root: the only place that wires the domains together. `node dist/main.js --config FILE`
 // (or WARD_CONFIG=FILE) starts the daemon.
 import type { Logger } from 'pino';
-import { AuditLog, AuditTrail, SYSTEM_ACTOR, auditConfigOf } from './audit';
+import { AuditLog, AuditTrail, SYSTEM_ACTOR, auditConfigOf, verifyBundle } from './audit';
 import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadConfig } from './config';
 import { MigrationError, openDatabase, type WardDb } from './db';
 import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
 import { CertificateAuthority, KeyStoreError, mountPkiRoutes } from './pki';
 import { AndroidService, mountAndroidRoutes, staticPolicySource } from './android';
+import { type AdminSurface, mountAdmin } from './admin';
 
 export interface RunningWard {
   cfg: WardConfig;
@@ -16,6 +17,7 @@ export interface RunningWard {
   auditTrail: AuditTrail;
   ca: CertificateAuthority;
   android: AndroidService;
+  admin: AdminSurface;
   health: Health;
   schedule: Schedule;
   listeners: Listeners;
@@ -93,6 +95,18 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   android.start(listeners.shuttingDown);
   health.register('android', () => android.health());
 
+  // admin: /api/v1 (route table: src/admin/routes.ts) and /console on HTTPS. A domain's routes are
+  // served once it is attached here (docs/admin-api.md lists the interfaces).
+  const admin = mountAdmin(listeners.secure, { cfg, db, audit, ca, health, log });
+  admin.attach({
+    auditBundles: {
+      exportBundle: (range, ctx) => auditTrail.exportBundle(range, ctx),
+      verifyBundle: (bytes, previous) => verifyBundle(bytes, { previous, trustAnchors: [ca.root.cert] }),
+    },
+  });
+  health.register('admin', () => admin.health());
+  schedule.add('admin-housekeeping', '*/5 * * * *', () => admin.housekeeping());
+
   ca.reissueDueCrls();
   const ports = await listeners.start();
   // Port 0 (tests): URLs handed out from now on carry the port actually bound.
@@ -106,7 +120,7 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
 
   let stopped = false;
   return {
-    cfg, db, audit, auditTrail, ca, android, health, schedule, listeners, ports, log,
+    cfg, db, audit, auditTrail, ca, android, admin, health, schedule, listeners, ports, log,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -5,6 +5,8 @@ import { auditCommands } from './audit';
 import { configCommands } from './config';
 import { caCommands, certCommands } from './pki';
 import { androidCommands } from './android';
+import { userCommands } from './user';
+import { tokenCommands } from './token';
 
 export { CliContext, CommandFailed, UsageError } from './context';
 export type { Verb, VerbGroup } from './context';
@@ -15,6 +17,8 @@ export const verbGroups: VerbGroup[] = [
   certCommands,
   androidCommands,
   auditCommands,
+  userCommands,
+  tokenCommands,
 ];
 
 function usage(): string {

@@ -1,9 +1,11 @@
 // Each domain documents its own config section in a file of this folder; they are merged into the
 // one schema in ../schema.ts. Add one line per section.
+import { adminSection } from './admin';
 import { androidSection } from './android';
 import { auditSection } from './audit';
 
 export const sectionSchemas: Record<string, object> = {
+  admin: adminSection,
   android: androidSection,
   audit: auditSection,
 };

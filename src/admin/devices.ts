@@ -1,0 +1,195 @@
+// Device actions across platforms: one list over every attached fleet (Apple, Android), lock /
+// restart / refresh straight to the platform's queue, and wipes, which always carry a reason and,
+// when admin.wipe.requireSecondAdmin is on, wait for a second admin before a full wipe is queued.
+import crypto from 'node:crypto';
+import { type AuditContext, type AuditLog, SYSTEM_ACTOR } from '../audit';
+import type { WardDb } from '../db';
+import { type DeviceAction, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceQuery, type DeviceSummary } from './domains';
+import { AdminError } from './errors';
+import type { AdminStore, WipeRequestRecord } from './store';
+
+export interface WipePolicy {
+  requireSecondAdmin: boolean;
+  approvalMinutes: number;
+}
+
+export type WipeOutcome = { status: 'queued'; command: DeviceCommandView; wipeRequest?: WipeRequestRecord } | { status: 'pending'; wipeRequest: WipeRequestRecord };
+
+const byName = (a: DeviceSummary, b: DeviceSummary) => {
+  const n = a.name.localeCompare(b.name, 'en', { sensitivity: 'base' });
+  return n !== 0 ? n : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+};
+const byLastSeen = (a: DeviceSummary, b: DeviceSummary) => {
+  const x = a.lastSeenAt ?? '';
+  const y = b.lastSeenAt ?? '';
+  return x !== y ? (x < y ? 1 : -1) : byName(a, b);
+};
+
+export class DeviceOperations {
+  private readonly fleets: DeviceFleet[] = [];
+
+  constructor(
+    private readonly db: WardDb,
+    private readonly store: AdminStore,
+    private readonly audit: AuditLog,
+    private readonly wipe: WipePolicy,
+  ) {}
+
+  addFleet(fleet: DeviceFleet): void {
+    if (this.fleets.some((f) => f.platform === fleet.platform)) throw new Error(`admin: a ${fleet.platform} fleet is already attached`);
+    this.fleets.push(fleet);
+  }
+
+  get platforms(): string[] {
+    return this.fleets.map((f) => f.platform);
+  }
+
+  /** Each fleet returns its first offset+limit matches in the asked order; the merged page is cut from those. */
+  async list(query: DeviceQuery): Promise<{ devices: DeviceSummary[]; total: number }> {
+    const fleets = query.platform ? this.fleets.filter((f) => f.platform === query.platform) : this.fleets;
+    const pages = await Promise.all(fleets.map((f) => f.list({ ...query, offset: 0, limit: query.offset + query.limit })));
+    const merged = pages.flatMap((p) => p.devices).sort(query.sort === 'lastSeen' ? byLastSeen : byName);
+    return { devices: merged.slice(query.offset, query.offset + query.limit), total: pages.reduce((n, p) => n + p.total, 0) };
+  }
+
+  async find(id: string): Promise<{ fleet: DeviceFleet; device: DeviceDetail } | undefined> {
+    for (const fleet of this.fleets) {
+      const device = await fleet.device(id);
+      if (device) return { fleet, device };
+    }
+    return undefined;
+  }
+
+  async need(id: string): Promise<{ fleet: DeviceFleet; device: DeviceDetail }> {
+    const found = await this.find(id);
+    if (!found) throw new AdminError('not_found', 'no_such_device', `no device ${JSON.stringify(id.slice(0, 128))}`);
+    return found;
+  }
+
+  async commands(id: string, limit: number): Promise<DeviceCommandView[]> {
+    const { fleet } = await this.need(id);
+    return fleet.commands(id, { limit });
+  }
+
+  pendingWipe(deviceId: string): WipeRequestRecord | null {
+    return this.store.pendingWipeFor(deviceId, new Date().toISOString()) ?? null;
+  }
+
+  /** Lock, restart, refresh: the platform queues the command and records it. */
+  async act(id: string, action: Exclude<DeviceAction, { kind: 'wipe' }>, ctx: AuditContext): Promise<DeviceCommandView> {
+    const { fleet } = await this.need(id);
+    return this.db.write(() => fleet.queue(id, action, ctx));
+  }
+
+  /**
+   * A wipe: always with a reason. A full wipe under the two-person rule becomes a pending request
+   * (audit event admin.wipe.requested) that another admin must approve; otherwise it is queued now.
+   */
+  async requestWipe(id: string, input: { mode: 'full' | 'selective'; reason: string }, ctx: AuditContext): Promise<WipeOutcome> {
+    const { fleet, device } = await this.need(id);
+    if (!device.wipeModes.includes(input.mode)) {
+      throw new AdminError('conflict', 'wipe_mode_unsupported', `${device.name} supports only ${device.wipeModes.join(' or ') || 'no'} wipe`);
+    }
+    const reason = input.reason.trim();
+    if (reason.length < 3) throw new AdminError('invalid', 'reason_required', 'a wipe needs a reason');
+    const now = new Date();
+    const twoPerson = this.wipe.requireSecondAdmin && input.mode === 'full';
+    return this.db.write((): WipeOutcome => {
+      const pending = this.store.pendingWipeFor(id, now.toISOString());
+      if (pending) throw new AdminError('conflict', 'wipe_pending', `a wipe of ${device.name} is already waiting for approval (${pending.id})`);
+      const requestedBy = `${ctx.actor.type}:${ctx.actor.id}`;
+      let rec: WipeRequestRecord = {
+        id: crypto.randomBytes(16).toString('hex'), deviceId: id, deviceName: device.name, platform: fleet.platform, mode: input.mode, reason,
+        requestedBy, requestedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.wipe.approvalMinutes * 60_000).toISOString(),
+        status: 'pending', decidedBy: null, decidedAt: null, commandId: null,
+      };
+      let command: DeviceCommandView | undefined;
+      if (!twoPerson) {
+        command = fleet.queue(id, { kind: 'wipe', mode: input.mode, reason }, ctx);
+        rec = { ...rec, status: 'queued', decidedBy: requestedBy, decidedAt: now.toISOString(), commandId: command.id };
+      }
+      this.store.insertWipeRequest(rec);
+      this.audit.record({
+        ...ctx, action: 'admin.wipe.requested', target: { type: 'device', id },
+        details: { wipeRequest: rec.id, device: device.name, platform: fleet.platform, mode: input.mode, reason, needsSecondAdmin: twoPerson, command: command?.id ?? null },
+      });
+      return command ? { status: 'queued', command, wipeRequest: rec } : { status: 'pending', wipeRequest: rec };
+    });
+  }
+
+  /** The second admin: approval queues the wipe in the same transaction as the decision. */
+  async approveWipe(requestId: string, ctx: AuditContext): Promise<WipeOutcome> {
+    this.expireOverdue();
+    const rec = this.needRequest(requestId);
+    const fleet = this.fleets.find((f) => f.platform === rec.platform);
+    if (!fleet) throw new AdminError('unavailable', 'platform_unavailable', `no ${rec.platform} devices on this Ward`);
+    const approver = `${ctx.actor.type}:${ctx.actor.id}`;
+    if (rec.status === 'pending' && rec.requestedBy === approver) {
+      // Recorded on its own: the refusal must not roll back with the request.
+      this.audit.record({
+        ...ctx, action: 'admin.wipe.approved', outcome: 'failure', reason: 'the requester cannot approve their own wipe',
+        target: { type: 'device', id: rec.deviceId }, details: { wipeRequest: rec.id },
+      });
+      throw new AdminError('forbidden', 'same_person', 'a wipe must be approved by a second admin, not by the one who asked for it');
+    }
+    const now = new Date().toISOString();
+    return this.db.write((): WipeOutcome => {
+      const cur = this.needPending(requestId);
+      const command = fleet.queue(cur.deviceId, { kind: 'wipe', mode: cur.mode, reason: cur.reason }, ctx);
+      this.store.decideWipeRequest(cur.id, { status: 'queued', decidedBy: approver, decidedAt: now, commandId: command.id });
+      this.audit.record({
+        ...ctx, action: 'admin.wipe.approved', target: { type: 'device', id: cur.deviceId },
+        details: { wipeRequest: cur.id, device: cur.deviceName, mode: cur.mode, requestedBy: cur.requestedBy, command: command.id },
+      });
+      return { status: 'queued', command, wipeRequest: { ...cur, status: 'queued', decidedBy: approver, decidedAt: now, commandId: command.id } };
+    });
+  }
+
+  rejectWipe(requestId: string, reason: string | undefined, ctx: AuditContext): WipeRequestRecord {
+    this.expireOverdue();
+    const now = new Date().toISOString();
+    return this.db.write(() => {
+      const cur = this.needPending(requestId);
+      const by = `${ctx.actor.type}:${ctx.actor.id}`;
+      this.store.decideWipeRequest(cur.id, { status: 'rejected', decidedBy: by, decidedAt: now, commandId: null });
+      this.audit.record({
+        ...ctx, action: 'admin.wipe.rejected', target: { type: 'device', id: cur.deviceId },
+        details: { wipeRequest: cur.id, device: cur.deviceName, requestedBy: cur.requestedBy, why: reason ?? null },
+      });
+      return { ...cur, status: 'rejected', decidedBy: by, decidedAt: now };
+    });
+  }
+
+  wipeRequests(opts: { status?: WipeRequestRecord['status']; limit: number }): WipeRequestRecord[] {
+    this.expireOverdue();
+    return this.store.wipeRequests(opts);
+  }
+
+  /** Marks pending requests past their time as expired (each an audit event). */
+  expireOverdue(now = new Date().toISOString()): number {
+    const overdue = this.store.overdueWipeRequests(now);
+    if (overdue.length === 0) return 0;
+    this.db.write(() => {
+      for (const r of overdue) {
+        this.store.decideWipeRequest(r.id, { status: 'expired', decidedBy: null, decidedAt: now, commandId: null });
+        this.audit.record({
+          actor: SYSTEM_ACTOR, action: 'admin.wipe.expired', target: { type: 'device', id: r.deviceId },
+          details: { wipeRequest: r.id, device: r.deviceName, requestedBy: r.requestedBy },
+        });
+      }
+    });
+    return overdue.length;
+  }
+
+  private needRequest(id: string): WipeRequestRecord {
+    const rec = this.store.wipeRequest(id);
+    if (!rec) throw new AdminError('not_found', 'no_such_wipe_request', `no wipe request ${JSON.stringify(id.slice(0, 64))}`);
+    return rec;
+  }
+
+  private needPending(id: string): WipeRequestRecord {
+    const cur = this.needRequest(id);
+    if (cur.status !== 'pending') throw new AdminError('conflict', 'wipe_request_decided', `wipe request ${cur.id} is ${cur.status}`);
+    return cur;
+  }
+}

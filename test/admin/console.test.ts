@@ -1,0 +1,189 @@
+// The console in a real browser: Debian's headless Chromium driven by playwright-core, at 1280x800,
+// keyboard only. Sign in with a TOTP code, find a device, lock it (the confirmation names the
+// device), see the command queued, export an audit bundle, issue an enrollment challenge. Every
+// request the page makes must go to Ward itself. Screenshots go to test-output/.
+//
+// The device domains (Apple, Android fleets) are attached here as the in-memory stand-ins of
+// test/admin/support.ts while main.ts attaches no real fleet; audit export and SCEP challenges are
+// Ward's real ones whenever main.ts attaches them.
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Page, chromium } from 'playwright-core';
+import t from 'tap';
+import { totp } from '../../src/admin';
+import { attachMissing, createPerson, memoryDomains, startAdminWard, testOutput } from './support';
+
+// Real servers (and for some, real processes) on a shared two-core machine.
+t.setTimeout(180_000);
+
+// Inside page.evaluate the code runs in the browser; this project compiles without the DOM library.
+declare const document: any;
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** Presses Tab until the focused element matches (at most `max` times): proves it is reachable by keyboard. */
+async function tabTo(page: Page, what: string, match: (el: { tag: string; text: string; id: string }) => boolean, max = 60): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const el = await page.evaluate(() => {
+      const a = document.activeElement;
+      return { tag: a?.tagName.toLowerCase() ?? '', text: (a?.textContent ?? '').trim(), id: a?.id ?? '' };
+    });
+    if (match(el)) return;
+  }
+  throw new Error(`${what}: not reachable with Tab`);
+}
+
+t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign out', async (t) => {
+  fs.mkdirSync(testOutput, { recursive: true });
+  const ward = await startAdminWard();
+  t.teardown(() => ward.stop());
+  const d = memoryDomains(ward);
+  const standIns = attachMissing(ward, d.all);
+  t.comment(`stand-ins: ${standIns.join(', ')}`);
+  const ipad = d.apple.add({ name: 'Ward 4B nurse station iPad', serialNumber: 'DMPXK4BNS01' });
+  d.apple.add({ name: 'OR 3 anaesthesia iPad' });
+  d.android.add({ name: 'ICU tablet 2', compliant: false, compliance: { compliant: false, reasons: ['passcode not set'], evaluatedAt: new Date().toISOString() } });
+  const admin = await createPerson(ward, 'admin', 'nora');
+
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ignoreHTTPSErrors: true, acceptDownloads: true });
+  const origin = new URL(ward.httpsUrl).origin;
+  const outside: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+    outside.push(url);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  const shot = (name: string) => page.screenshot({ path: path.join(testOutput, `console-${name}.png`) });
+
+  // Sign in, keyboard only.
+  await page.goto(`${ward.httpsUrl}/`);
+  await page.waitForSelector('form#signin');
+  t.equal(await page.evaluate(() => document.activeElement?.id), 'username', 'the user name field has focus');
+  await page.keyboard.type('nora');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(admin.password);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('000000');
+  await shot('signin');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.error[role="alert"]');
+  t.match(await page.textContent('.error'), /wrong user name, password or code/, 'a wrong code is refused with a plain message');
+  await page.fill('#code', totp(admin.secret));
+  await page.focus('#code');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('h1:text("Dashboard")');
+  t.equal(await page.textContent('#whoami'), 'nora', 'signed in as nora');
+  t.equal(await page.textContent('#device-total'), '3', 'dashboard counts the devices');
+  const cookies = await context.cookies();
+  t.match(cookies.find((c) => c.name === '__Host-ward_session'), { httpOnly: true, secure: true, sameSite: 'Strict' }, 'the browser holds an HttpOnly, Secure, SameSite=Strict cookie');
+  t.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session cookie');
+  await shot('dashboard');
+
+  // Find the device.
+  await tabTo(page, 'Devices link', (el) => el.tag === 'a' && el.text === 'Devices');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#device-search');
+  await tabTo(page, 'search field', (el) => el.id === 'device-search');
+  await page.keyboard.type('4B');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#device-list tbody tr').length === 1);
+  t.equal(await page.textContent('#device-list tbody tr td a'), 'Ward 4B nurse station iPad', 'search finds the device');
+  await shot('devices-search');
+  await tabTo(page, 'device link', (el) => el.tag === 'a' && el.text === 'Ward 4B nurse station iPad');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('h1:text("Ward 4B nurse station iPad")');
+  t.ok(await page.isVisible('#no-commands'), 'no commands yet');
+
+  // Lock it: the confirmation names the device.
+  await tabTo(page, 'Lock button', (el) => el.id === 'lock');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog[open]');
+  t.equal(await page.textContent('dialog #dialog-title'), 'Lock Ward 4B nurse station iPad?', 'the dialog names the device');
+  t.equal(await page.textContent('dialog #confirm'), 'Lock Ward 4B nurse station iPad', 'so does its button');
+  t.match(await page.textContent('dialog'), /serial DMPXK4BNS01/, 'with its serial number');
+  await page.keyboard.type('Please return to the 4B desk');
+  await shot('lock-dialog');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog', { state: 'detached' });
+  t.equal(d.apple.commands(ipad.id, { limit: 5 }).length, 0, 'Escape cancels: nothing queued');
+  await page.focus('#lock');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog[open]');
+  await page.keyboard.type('Please return to the 4B desk');
+  await tabTo(page, 'confirm button', (el) => el.id === 'confirm', 5);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#commands');
+  t.match(await page.textContent('#action-result'), /Lock queued for Ward 4B nurse station iPad/, 'the page says the lock is queued');
+  t.same(await page.$$eval('#commands tbody tr td:nth-child(-n+2)', (tds) => tds.map((td: any) => td.textContent)), ['DeviceLock', 'queued'], 'the command list shows DeviceLock queued');
+  t.same(d.apple.commands(ipad.id, { limit: 5 }).map((c) => [c.type, c.requestedBy]), [['DeviceLock', 'admin:nora']], 'the fleet received exactly one lock, from nora');
+  await shot('device-locked');
+
+  // Wipe: the confirm button stays disabled until the device name is typed; cancelled here.
+  await page.focus('#wipe');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog[open]');
+  t.equal(await page.textContent('dialog #dialog-title'), 'Wipe Ward 4B nurse station iPad?');
+  t.ok(await page.isDisabled('dialog #confirm'), 'wipe cannot be confirmed yet');
+  await page.fill('#wipe-reason', 'stolen from the 4B station');
+  await page.fill('#wipe-confirm-name', 'Ward 4B');
+  t.ok(await page.isDisabled('dialog #confirm'), 'a partial name is not enough');
+  await page.fill('#wipe-confirm-name', 'Ward 4B nurse station iPad');
+  t.notOk(await page.isDisabled('dialog #confirm'), 'the exact name enables it');
+  await shot('wipe-dialog');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog', { state: 'detached' });
+  t.equal(d.apple.commands(ipad.id, { limit: 5 }).length, 1, 'no wipe was queued');
+
+  // Audit export.
+  await tabTo(page, 'Audit link', (el) => el.tag === 'a' && el.text === 'Audit');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#export-bundle');
+  const [download] = await Promise.all([page.waitForEvent('download'), (async () => {
+    await page.focus('#export-bundle');
+    await page.keyboard.press('Enter');
+  })()]);
+  const file = path.join(testOutput, 'console-audit-bundle.tar');
+  await download.saveAs(file);
+  t.match(download.suggestedFilename(), /^ward-audit-\d{8}T\d{6}Z\.tar$/, 'the download is named for its time');
+  const bytes = fs.readFileSync(file);
+  t.ok(bytes.length > 0, 'a bundle was downloaded');
+  if (!standIns.includes('auditBundles')) {
+    t.ok(bytes.includes(Buffer.from('tree-head.json')), 'it is a real bundle (tree-head.json inside)');
+    t.ok(bytes.includes(Buffer.from('"action":"test.command.queued"')), 'holding the lock that was just queued');
+  }
+  await page.waitForSelector('#audit-download');
+  await shot('audit-export');
+  await page.setInputFiles('#audit-file', file);
+  await page.focus('#audit-verify button');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#verify-result p');
+  t.match(await page.textContent('#verify-result'), /^Valid/, 'the exported bundle verifies when uploaded back');
+
+  // Enrollment: a one-time challenge, shown once.
+  await tabTo(page, 'Enrollment link', (el) => el.tag === 'a' && el.text === 'Enrollment');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#ca-fingerprint');
+  t.equal((await page.textContent('#ca-fingerprint'))!.replace(/:/g, ''), ward.ca.rootFingerprint(), 'the CA fingerprint to pin');
+  await tabTo(page, 'challenge button', (el) => el.id === 'issue-challenge');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#challenge');
+  t.match(await page.textContent('#challenge'), /^[0-9a-f]{32}$/, 'a one-time challenge is shown');
+  await shot('enrollment');
+
+  t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 1280), 'no horizontal scrolling at 1280x800');
+  await page.focus('#signout');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('form#signin');
+  t.same(outside, [], 'the page never asked for anything outside Ward');
+  t.same(problems, [], 'no script errors and no CSP violations');
+});

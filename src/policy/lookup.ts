@@ -1,0 +1,404 @@
+// Compliance over time: facts come in (pushed with report(), or pulled from the Apple and Android
+// domains through DeviceFactsSource), verdicts are kept with the time each failing rule started
+// failing (grace periods), every change of verdict is an audit event, and the NAC asks
+// lookup(device id | certificate serial | MAC). Evaluations are cached by device, facts version and
+// policy hash until the clock could change them.
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import { SYSTEM_ACTOR, canonicalJson, type AuditContext, type AuditLog } from '../audit';
+import type { WardDb } from '../db';
+import { PLATFORMS, evaluateCompliance, hipaaReport, type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type RuleId } from './compliance';
+import type { BreachAction } from './schema';
+import type { PolicyService } from './service';
+import type { DeviceRow, PolicyStore, StoredStatus } from './store';
+
+/** One platform's devices as compliance sees them (main.ts adapts the Apple and Android domains). */
+export interface DeviceFactsSource {
+  readonly name: string;
+  /** The device's current facts, or undefined when this source does not know it. */
+  facts(deviceId: string): DeviceFacts | undefined;
+  /** Every device of the source (the periodic re-evaluation). */
+  all(): Iterable<DeviceFacts>;
+}
+
+/** What a platform does when a device turns non-compliant and its policy says lock or quarantine. */
+export interface BreachResponder {
+  onBreach(deviceId: string, action: Exclude<BreachAction, 'mark'>, result: ComplianceResult): void | Promise<void>;
+}
+
+/** What the certificate serial a NAC asks about stands for now (the CA's record). */
+export type CertificateState = 'valid' | 'revoked' | 'expired' | 'unknown';
+
+export type LookupKind = 'device' | 'certificate' | 'mac';
+
+/** The NAC answer (GET /api/v1/compliance/{key}). */
+export interface NacAnswer {
+  key: string;
+  matchedBy: LookupKind;
+  deviceId: string;
+  compliant: boolean;
+  status: ComplianceStatus;
+  /** The NAC should put the device on the quarantine network (policy compliance.onBreach quarantine). */
+  quarantine: boolean;
+  reasons: string[];
+  policy: string;
+  evaluatedAt: string;
+  /** Until when the answer holds unless the device reports something new (null: no clock-driven change). */
+  validUntil: string | null;
+}
+
+export interface ComplianceSummary {
+  total: number;
+  compliant: number;
+  nonCompliant: number;
+  unknown: number;
+  reasons: Array<{ reason: string; devices: number }>;
+}
+
+export interface ComplianceDeps {
+  db: WardDb;
+  audit: AuditLog;
+  policies: PolicyService;
+  log?: Logger;
+  clock?: () => Date;
+  /** The CA's view of a certificate serial (main.ts: ca.certificate(serial)). */
+  certificateStatus?: (serial: string) => CertificateState;
+  /** A source's facts are re-read for a device look-up at most this often (default 15 s). */
+  refreshMs?: number;
+}
+
+/** aa:bb:cc:dd:ee:ff from any common spelling (AA-BB-..., aabb.ccdd.eeff, aabbccddeeff), else undefined. */
+export function normalizeMac(s: string): string | undefined {
+  const hex = s.replace(/[:.\-\s]/g, '').toLowerCase();
+  if (!/^[0-9a-f]{12}$/.test(hex)) return undefined;
+  return hex.match(/../g)!.join(':');
+}
+
+/** Lowercase hex without leading zeros (the CA's form), else undefined. */
+export function normalizeSerial(s: string): string | undefined {
+  const hex = s.replace(/[:\s]/g, '').toLowerCase();
+  if (!/^[0-9a-f]{1,64}$/.test(hex)) return undefined;
+  return BigInt(`0x${hex}`).toString(16);
+}
+
+const RULE_LABEL: Record<RuleId, string> = {
+  enrolled: 'device unenrolled',
+  lastSeen: 'not seen within the offline limit',
+  passcode: 'passcode not set or not compliant',
+  encryption: 'storage not encrypted',
+  osVersion: 'OS below the minimum version',
+  securityPatch: 'security patch too old',
+  blockedApps: 'blocked app installed',
+  kiosk: 'kiosk mode not active',
+  policyApplied: 'current policy not applied',
+};
+
+function factsVersionOf(facts: DeviceFacts): string {
+  return String(facts.factsVersion);
+}
+
+/** Cheap structural checks on facts handed in by another domain: never trust shape blindly. */
+function checkFacts(f: DeviceFacts): void {
+  if (typeof f.deviceId !== 'string' || f.deviceId.length === 0 || f.deviceId.length > 200) throw new TypeError('facts.deviceId must be a non-empty string');
+  if (!PLATFORMS.includes(f.platform)) throw new TypeError(`facts.platform must be one of ${PLATFORMS.join(', ')}`);
+  if (typeof f.lastSeenAt !== 'string') throw new TypeError('facts.lastSeenAt must be an ISO 8601 string');
+  if (typeof f.factsVersion !== 'string' && typeof f.factsVersion !== 'number') throw new TypeError('facts.factsVersion must be a string or number');
+}
+
+interface CacheEntry {
+  key: string;
+  facts: DeviceFacts;
+  result: ComplianceResult;
+  validUntil: number;
+}
+
+export class ComplianceService {
+  private readonly store: PolicyStore;
+  private readonly sources: DeviceFactsSource[] = [];
+  private readonly responders: BreachResponder[] = [];
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly refreshedAt = new Map<string, number>();
+  private lastSync = 0;
+
+  constructor(private readonly deps: ComplianceDeps) {
+    this.store = deps.policies.store;
+  }
+
+  private now(): Date {
+    return this.deps.clock?.() ?? new Date();
+  }
+
+  addSource(source: DeviceFactsSource): void {
+    this.sources.push(source);
+  }
+
+  addBreachResponder(r: BreachResponder): void {
+    this.responders.push(r);
+  }
+
+  // ---------------------------------------------------------------- facts in
+
+  /**
+   * Stores a device's facts and evaluates it. Idempotent for the same factsVersion. The verdict
+   * change, if any, is recorded in the same transaction.
+   */
+  report(facts: DeviceFacts, ctx: AuditContext = { actor: SYSTEM_ACTOR }): ComplianceResult {
+    checkFacts(facts);
+    const breaches: ComplianceResult[] = [];
+    const result = this.deps.db.write(() => {
+      const row = this.storeFacts(facts);
+      return this.judge(row, facts, ctx, breaches);
+    });
+    this.respond(breaches);
+    return result;
+  }
+
+  private storeFacts(facts: DeviceFacts): DeviceRow {
+    const at = this.now().toISOString();
+    const version = factsVersionOf(facts);
+    let row = this.store.device(facts.deviceId);
+    if (!row) {
+      row = {
+        deviceId: facts.deviceId,
+        platform: facts.platform,
+        groupName: facts.group ?? null,
+        facts: JSON.stringify(facts),
+        factsVersion: version,
+        reportedAt: at,
+        status: 'unknown',
+        statusSince: at,
+        evaluation: null,
+        publishedPolicy: null,
+      };
+      this.store.insertDevice(row);
+    } else if (row.factsVersion !== version || row.groupName !== (facts.group ?? null) || row.platform !== facts.platform) {
+      row = { ...row, platform: facts.platform, groupName: facts.group ?? null, facts: JSON.stringify(facts), factsVersion: version, reportedAt: at };
+      this.store.updateFacts(row);
+    }
+    for (const s of facts.certificateSerials ?? []) {
+      const n = normalizeSerial(s);
+      if (n) this.store.upsertKey('certificate', n, facts.deviceId);
+    }
+    for (const m of facts.macAddresses ?? []) {
+      const n = normalizeMac(m);
+      if (n) this.store.upsertKey('mac', n, facts.deviceId);
+    }
+    return row;
+  }
+
+  /**
+   * Evaluates one stored device (cached), persisting the verdict when it or the failing rules
+   * changed. Runs inside a write transaction when it may write.
+   */
+  private judge(row: DeviceRow, factsIn: DeviceFacts | undefined, ctx: AuditContext, breaches: ComplianceResult[]): ComplianceResult {
+    const now = this.now();
+    const policy = this.deps.policies.effectiveFor({ deviceId: row.deviceId, group: row.groupName ?? undefined });
+    const key = `${row.factsVersion}\u0000${policy.hash}\u0000${row.evaluation ? crypto.createHash('sha1').update(row.evaluation).digest('hex') : ''}`;
+    const hit = this.cache.get(row.deviceId);
+    if (hit && hit.key === key && now.getTime() < hit.validUntil) return hit.result;
+    const facts = factsIn ?? (hit && hit.key.startsWith(`${row.factsVersion}\u0000`) ? hit.facts : (JSON.parse(row.facts) as DeviceFacts));
+    const previous = row.evaluation ? (JSON.parse(row.evaluation) as ComplianceResult) : undefined;
+    const result = evaluateCompliance({ facts, policy, previous: previous && { status: previous.status, failingSince: previous.failingSince }, now });
+    const statusChanged = result.status !== row.status;
+    const rulesChanged = canonicalJson(result.failingSince) !== canonicalJson(previous?.failingSince ?? {}) || previous?.policyHash !== result.policyHash;
+    let evaluation = row.evaluation;
+    if (statusChanged || rulesChanged || !previous) {
+      evaluation = JSON.stringify(result);
+      this.deps.db.write(() => {
+        this.store.updateVerdict({ deviceId: row.deviceId, status: result.status, statusSince: statusChanged ? result.evaluatedAt : row.statusSince, evaluation });
+        if (statusChanged) this.recordChange(row.status, result, ctx);
+      });
+      if (statusChanged && result.status === 'noncompliant') breaches.push(result);
+    }
+    const validUntil = result.validUntil ? Date.parse(result.validUntil) : Number.POSITIVE_INFINITY;
+    const nextKey = `${row.factsVersion}\u0000${policy.hash}\u0000${evaluation ? crypto.createHash('sha1').update(evaluation).digest('hex') : ''}`;
+    this.cache.set(row.deviceId, { key: nextKey, facts, result, validUntil });
+    return result;
+  }
+
+  private recordChange(from: StoredStatus, result: ComplianceResult, ctx: AuditContext): void {
+    this.deps.audit.record({
+      ...ctx,
+      action: 'policy.compliance.changed',
+      target: { type: 'device', id: result.deviceId },
+      details: {
+        from,
+        to: result.status,
+        compliant: result.compliant,
+        reasons: result.reasons,
+        policy: result.policyHash,
+        breachAction: result.breachAction ?? null,
+      },
+    });
+    if (result.status === 'noncompliant') {
+      this.deps.log?.warn({ deviceId: result.deviceId, reasons: result.reasons, action: result.breachAction }, 'compliance: device is non-compliant');
+    }
+  }
+
+  /** After commit: lock or quarantine through the platforms that can. */
+  private respond(breaches: ComplianceResult[]): void {
+    for (const b of breaches) {
+      if (!b.breachAction || b.breachAction === 'mark') continue;
+      for (const r of this.responders) {
+        Promise.resolve()
+          .then(() => r.onBreach(b.deviceId, b.breachAction as Exclude<BreachAction, 'mark'>, b))
+          .catch((e) => this.deps.log?.error({ err: e, deviceId: b.deviceId }, 'compliance: breach response failed'));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- sources
+
+  private refreshFromSources(deviceId: string, force = false): void {
+    if (this.sources.length === 0) return;
+    const at = Date.now();
+    if (!force && at - (this.refreshedAt.get(deviceId) ?? 0) < (this.deps.refreshMs ?? 15_000)) return;
+    this.refreshedAt.set(deviceId, at);
+    for (const s of this.sources) {
+      const f = s.facts(deviceId);
+      if (!f) continue;
+      const row = this.store.device(deviceId);
+      if (row && row.factsVersion === factsVersionOf(f) && row.groupName === (f.group ?? null)) return;
+      this.report(f);
+      return;
+    }
+  }
+
+  /**
+   * Pulls every device of every source, stores new facts and re-evaluates everything (scheduled).
+   * Writes are batched, 200 devices a transaction, each verdict change with its audit event.
+   */
+  sync(): { devices: number; changed: number } {
+    let devices = 0;
+    let changed = 0;
+    const breaches: ComplianceResult[] = [];
+    this.lastSync = Date.now();
+    const seen = new Set<string>();
+    const batch: Array<DeviceFacts | string> = [];
+    const flush = () => {
+      this.deps.db.write(() => {
+        for (const item of batch) {
+          const row = typeof item === 'string' ? this.store.device(item)! : this.storeFacts(item);
+          if (this.judge(row, typeof item === 'string' ? undefined : item, { actor: SYSTEM_ACTOR }, breaches).status !== row.status) changed++;
+        }
+      });
+      batch.length = 0;
+    };
+    for (const s of this.sources) {
+      for (const f of s.all()) {
+        checkFacts(f);
+        seen.add(f.deviceId);
+        devices++;
+        batch.push(f);
+        if (batch.length >= 200) flush();
+      }
+    }
+    // Devices reported by push only: the clock may still change them (grace ends, offline limit).
+    for (const id of this.store.deviceIds()) {
+      if (seen.has(id)) continue;
+      devices++;
+      batch.push(id);
+      if (batch.length >= 200) flush();
+    }
+    if (batch.length) flush();
+    this.respond(breaches);
+    return { devices, changed };
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  /** The verdict for one device (fresh facts from its source, cached evaluation). */
+  evaluate(deviceId: string): ComplianceResult | undefined {
+    this.refreshFromSources(deviceId);
+    const row = this.store.device(deviceId);
+    if (!row) return undefined;
+    const breaches: ComplianceResult[] = [];
+    const r = this.judge(row, undefined, { actor: SYSTEM_ACTOR }, breaches);
+    this.respond(breaches);
+    return r;
+  }
+
+  /** Which device a NAC key names: `device:ID`, `certificate:SERIAL` / `serial:SERIAL`, `mac:MAC`, or bare (device id, then MAC, then serial). */
+  resolveKey(key: string): { deviceId: string; kind: LookupKind; serial?: string } | undefined {
+    const m = /^(device|certificate|serial|mac):(.+)$/i.exec(key);
+    const kinds: LookupKind[] = m ? [m[1].toLowerCase() === 'serial' ? 'certificate' : (m[1].toLowerCase() as LookupKind)] : ['device', 'mac', 'certificate'];
+    const value = m ? m[2] : key;
+    for (const kind of kinds) {
+      if (kind === 'device') {
+        if (this.store.device(value)) return { deviceId: value, kind };
+        continue;
+      }
+      const n = kind === 'mac' ? normalizeMac(value) : normalizeSerial(value);
+      if (!n) continue;
+      const id = this.store.deviceByKey(kind, n);
+      if (id) return { deviceId: id, kind, serial: kind === 'certificate' ? n : undefined };
+    }
+    return undefined;
+  }
+
+  /** The NAC answer, or undefined when no device matches the key. */
+  lookup(key: string): NacAnswer | undefined {
+    if (key.length === 0 || key.length > 256) return undefined;
+    let found = this.resolveKey(key);
+    if (!found && this.sources.length > 0 && Date.now() - this.lastSync > 10_000) {
+      // A device enrolled since the last sync: its certificate or MAC is not indexed yet.
+      this.sync();
+      found = this.resolveKey(key);
+    }
+    if (!found) return undefined;
+    const result = this.evaluate(found.deviceId)!;
+    let { compliant, status } = result;
+    let reasons = result.reasons;
+    if (found.serial && this.deps.certificateStatus) {
+      const state = this.deps.certificateStatus(found.serial);
+      if (state !== 'valid') {
+        compliant = false;
+        status = 'noncompliant';
+        reasons = [`certificate ${found.serial} ${state === 'unknown' ? 'not issued by Ward' : state}`, ...reasons];
+      }
+    }
+    return {
+      key,
+      matchedBy: found.kind,
+      deviceId: found.deviceId,
+      compliant,
+      status,
+      quarantine: !compliant && result.breachAction === 'quarantine',
+      reasons,
+      policy: result.policyHash,
+      evaluatedAt: result.evaluatedAt,
+      validUntil: result.validUntil,
+    };
+  }
+
+  summary(): ComplianceSummary {
+    const counts = this.store.statusCounts();
+    const byRule = new Map<RuleId, number>();
+    for (const e of this.store.failingEvaluations()) {
+      const r = JSON.parse(e) as ComplianceResult;
+      for (const rule of new Set(r.findings.filter((f) => !f.ok).map((f) => f.rule))) byRule.set(rule, (byRule.get(rule) ?? 0) + 1);
+    }
+    return {
+      total: counts.unknown + counts.compliant + counts.grace + counts.noncompliant,
+      compliant: counts.compliant + counts.grace,
+      nonCompliant: counts.noncompliant,
+      unknown: counts.unknown,
+      reasons: [...byRule].sort((a, b) => b[1] - a[1]).map(([rule, devices]) => ({ reason: RULE_LABEL[rule], devices })),
+    };
+  }
+
+  /** Each HIPAA safeguard with the settings that serve it and the device's evidence. */
+  hipaaReport(deviceId: string): HipaaReport | undefined {
+    const result = this.evaluate(deviceId);
+    if (!result) return undefined;
+    const row = this.store.device(deviceId)!;
+    const facts = JSON.parse(row.facts) as DeviceFacts;
+    return hipaaReport(facts, this.deps.policies.effectiveFor({ deviceId, group: row.groupName ?? undefined }), result);
+  }
+
+  /** Stored facts of a device (wardctl policy compliance --facts). */
+  facts(deviceId: string): DeviceFacts | undefined {
+    const row = this.store.device(deviceId);
+    return row ? (JSON.parse(row.facts) as DeviceFacts) : undefined;
+  }
+}

@@ -108,9 +108,9 @@ function expect(node: Asn1, tagClass: number, type: number, what: string): Asn1 
   return node;
 }
 
-/** Certificate fields CMS needs: the raw DER, issuer Name and serial INTEGER nodes, SPKI. */
+/** Certificate fields CMS needs: the DER (as sent, else re-encoded), issuer, serial, SPKI. */
 interface CertFields {
-  der: Buffer;
+  der(): Buffer;
   issuer: Asn1;
   serial: Asn1;
   spki: Asn1;
@@ -124,7 +124,55 @@ function certFields(node: Asn1, der?: Buffer): CertFields {
   const serial = expect(child(tbs, o, 'serialNumber'), U, T.INTEGER, 'serialNumber');
   const issuer = expect(child(tbs, o + 2, 'issuer'), U, T.SEQUENCE, 'issuer');
   const spki = expect(child(tbs, o + 5, 'subjectPublicKeyInfo'), U, T.SEQUENCE, 'subjectPublicKeyInfo');
-  return { der: der ?? toDer(node), issuer, serial, spki };
+  return { der: () => der ?? toDer(node), issuer, serial, spki };
+}
+
+/** One DER TLV header (X.690 8.1): where the element starts, its content, and where it ends. */
+function tlv(b: Buffer, at: number): { tag: number; content: number; end: number } | undefined {
+  if (at + 2 > b.length) return undefined;
+  const first = b[at + 1];
+  let len = first;
+  let content = at + 2;
+  if (first & 0x80) {
+    const n = first & 0x7f;
+    // Indefinite (BER) or absurd lengths: leave it to the re-encoding path.
+    if (n === 0 || n > 4 || content + n > b.length) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[content + i];
+    content += n;
+  }
+  const end = content + len;
+  return end <= b.length ? { tag: b[at], content, end } : undefined;
+}
+
+/**
+ * The certificates of a SignedData as the bytes that were sent (forge parses the structure; this
+ * only finds where each [0] certificates element lies, so the signer certificate handed to
+ * cert-auth is exactly what the device sent, without re-encoding it). Empty when not DER-shaped.
+ */
+function rawCertificates(b: Buffer): Buffer[] {
+  const ci = tlv(b, 0);
+  const type = ci && tlv(b, ci.content);
+  const explicit0 = type && tlv(b, type.end);
+  const sd = explicit0 && tlv(b, explicit0.content);
+  if (!sd) return [];
+  let at = sd.content;
+  for (let i = 0; i < 3; i++) {
+    // version, digestAlgorithms, encapContentInfo
+    const e = tlv(b, at);
+    if (!e) return [];
+    at = e.end;
+  }
+  const certs = tlv(b, at);
+  if (!certs || certs.tag !== 0xa0) return [];
+  const out: Buffer[] = [];
+  for (let p = certs.content; p < certs.end; ) {
+    const c = tlv(b, p);
+    if (!c) return [];
+    out.push(b.subarray(p, c.end));
+    p = c.end;
+  }
+  return out;
 }
 
 /** Hex of a certificate serial, lowercase without leading zeros (the pki service's form). */
@@ -241,12 +289,13 @@ const KEY_CACHE_MAX = 20_000;
 const keyCache = new Map<string, KeyObject>();
 
 function publicKeyOf(cert: CertFields): KeyObject {
-  const spkiDer = toDer(cert.spki);
-  const cacheKey = spkiDer.toString('base64');
+  // The key bits (subjectPublicKey BIT STRING) name the key; the SPKI is encoded only on a miss.
+  const parts = cert.spki.value as Asn1[];
+  const cacheKey = `${oidOf(child(parts[0], 0, 'algorithm'))}:${parts[1]?.value as string}`;
   let key = keyCache.get(cacheKey);
   if (key === undefined) {
     try {
-      key = crypto.createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+      key = crypto.createPublicKey({ key: toDer(cert.spki), format: 'der', type: 'spki' });
     } catch (e) {
       throw new CmsError('malformed', `signer public key unreadable: ${(e as Error).message}`);
     }
@@ -257,18 +306,20 @@ function publicKeyOf(cert: CertFields): KeyObject {
 }
 
 /** SignerIdentifier (RFC 5652 5.3): issuerAndSerialNumber or [0] subjectKeyIdentifier. */
-function findSignerCert(sid: Asn1, certs: Asn1[]): CertFields {
+function findSignerCert(sid: Asn1, certs: Asn1[], raw: Buffer[]): CertFields {
+  // Raw bytes line up with forge's nodes only when every certificate was found.
+  const rawOf = (i: number) => (raw.length === certs.length ? raw[i] : undefined);
   if (sid.tagClass === U && sid.type === T.SEQUENCE) {
     const issuerDer = toDer(child(sid, 0, 'sid issuer'));
     const serial = child(sid, 1, 'sid serial').value as string;
-    for (const c of certs) {
-      const f = certFields(c);
+    for (let i = 0; i < certs.length; i++) {
+      const f = certFields(certs[i], rawOf(i));
       if (f.serial.value === serial && toDer(f.issuer).equals(issuerDer)) return f;
     }
   } else if (sid.tagClass === CTX && sid.type === 0) {
     const ski = Buffer.from(sid.value as string, 'binary');
-    for (const c of certs) {
-      const f = certFields(c);
+    for (let i = 0; i < certs.length; i++) {
+      const f = certFields(certs[i], rawOf(i));
       // RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING value.
       const bitString = (f.spki.value as Asn1[])[1];
       const keyBits = Buffer.from((bitString?.value as string) ?? '', 'binary').subarray(1);
@@ -303,7 +354,7 @@ export function verifyDetachedCms(signedData: Buffer, content: Buffer, options: 
   if (signedData.length > maxBytes) throw new CmsError('too-large', `SignedData larger than ${maxBytes} bytes`);
   const ci = fromDer(signedData);
   try {
-    return verifyContentInfo(ci, content);
+    return verifyContentInfo(ci, content, rawCertificates(signedData));
   } catch (e) {
     if (e instanceof CmsError) throw e;
     // forge raises plain errors for structurally odd nodes (e.g. an OID with bad encoding).
@@ -311,7 +362,7 @@ export function verifyDetachedCms(signedData: Buffer, content: Buffer, options: 
   }
 }
 
-function verifyContentInfo(ci: Asn1, content: Buffer): VerifiedSigner {
+function verifyContentInfo(ci: Asn1, content: Buffer, rawCerts: Buffer[]): VerifiedSigner {
   expect(ci, U, T.SEQUENCE, 'ContentInfo');
   if (oidOf(expect(child(ci, 0, 'contentType'), U, T.OID, 'contentType')) !== OID_SIGNED_DATA) {
     throw new CmsError('not-signed-data', 'ContentInfo is not SignedData');
@@ -321,18 +372,25 @@ function verifyContentInfo(ci: Asn1, content: Buffer): VerifiedSigner {
   const encap = expect(child(sd, 2, 'encapContentInfo'), U, T.SEQUENCE, 'encapContentInfo');
   if ((encap.value as Asn1[]).length > 1) throw new CmsError('not-detached', 'SignedData carries its content; a detached signature was expected');
   let certs: Asn1[] = [];
+  let raw = rawCerts;
   let signerInfos: Asn1 | undefined;
   for (let i = 3; i < parts.length; i++) {
     const p = parts[i];
-    if (p.tagClass === CTX && p.type === 0) certs = (p.value as Asn1[]).filter((c) => c.tagClass === U && c.type === T.SEQUENCE);
-    else if (p.tagClass === U && p.type === T.SET) signerInfos = p;
+    if (p.tagClass === CTX && p.type === 0) {
+      const all = p.value as Asn1[];
+      certs = all.filter((c) => c.tagClass === U && c.type === T.SEQUENCE);
+      // Other CertificateChoices (attribute certificates...) would misalign the raw slices.
+      if (certs.length !== all.length) raw = [];
+    } else if (p.tagClass === U && p.type === T.SET) {
+      signerInfos = p;
+    }
   }
   const infos = signerInfos?.value as Asn1[] | undefined;
   if (!infos || infos.length === 0) throw new CmsError('no-signer', 'SignedData has no SignerInfo');
   if (infos.length > 1) throw new CmsError('malformed', 'more than one SignerInfo');
   const si = expect(infos[0], U, T.SEQUENCE, 'SignerInfo');
   const fields = si.value as Asn1[];
-  const cert = findSignerCert(child(si, 1, 'sid'), certs);
+  const cert = findSignerCert(child(si, 1, 'sid'), certs, raw);
   const digest = DIGEST_BY_OID[oidOf(child(child(si, 2, 'digestAlgorithm'), 0, 'digestAlgorithm OID'))];
   if (!digest) throw new CmsError('unsupported-algorithm', 'unsupported digest algorithm');
 
@@ -362,7 +420,7 @@ function verifyContentInfo(ci: Asn1, content: Buffer): VerifiedSigner {
   if (key.asymmetricKeyType !== keyKind) throw new CmsError('unsupported-algorithm', 'signature algorithm does not match the signer key');
   const ok = crypto.verify(digest, signedBytes, key, Buffer.from(sigNode.value as string, 'binary'));
   if (!ok) throw new CmsError('bad-signature', 'signature does not verify');
-  return { certificate: cert.der, serial: serialHex(cert.serial), digest };
+  return { certificate: cert.der(), serial: serialHex(cert.serial), digest };
 }
 
 /** The Mdm-Signature header: base64 of a detached SignedData over the body (Apple, SignMessage). */

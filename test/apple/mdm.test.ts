@@ -187,6 +187,7 @@ t.test('bootstrap token escrow, UserAuthenticate, Declarative Management, user c
   const got = await d.checkin('getbootstraptoken');
   t.equal(got.status, 200);
   t.ok((parsePlistDict(got.body).BootstrapToken as Buffer).equals(bootstrap), 'GetBootstrapToken returns it');
+  t.ok(plistutilReads(got.body, 'getbootstraptoken'), 'plistutil reads the GetBootstrapToken answer');
   t.ok(events('apple.bootstrap_token.retrieved').some((e) => e.target.id === d.udid));
 
   const ua = await d.checkin('userauthenticate', { UserID: '6A1B0C0D-2222-4333-8444-555566667777' });

@@ -78,12 +78,13 @@ export class DeviceOperations {
   /** Lock, restart, refresh: the platform queues the command and records it. */
   async act(id: string, action: Exclude<DeviceAction, { kind: 'wipe' }>, ctx: AuditContext): Promise<DeviceCommandView> {
     const { fleet } = await this.need(id);
-    return this.db.write(() => fleet.queue(id, action, ctx));
+    return fleet.queue(id, action, ctx);
   }
 
   /**
    * A wipe: always with a reason. A full wipe under the two-person rule becomes a pending request
-   * (audit event admin.wipe.requested) that another admin must approve; otherwise it is queued now.
+   * (audit event admin.wipe.requested) that another admin must approve; otherwise it is queued now
+   * (admin.wipe.requested, the platform's own event, admin.wipe.queued).
    */
   async requestWipe(id: string, input: { mode: 'full' | 'selective'; reason: string }, ctx: AuditContext): Promise<WipeOutcome> {
     const { fleet, device } = await this.need(id);
@@ -94,30 +95,31 @@ export class DeviceOperations {
     if (reason.length < 3) throw new AdminError('invalid', 'reason_required', 'a wipe needs a reason');
     const now = new Date();
     const twoPerson = this.wipe.requireSecondAdmin && input.mode === 'full';
-    return this.db.write((): WipeOutcome => {
+    const requestedBy = `${ctx.actor.type}:${ctx.actor.id}`;
+    const rec: WipeRequestRecord = {
+      id: crypto.randomBytes(16).toString('hex'), deviceId: id, deviceName: device.name, platform: fleet.platform, mode: input.mode, reason,
+      requestedBy, requestedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.wipe.approvalMinutes * 60_000).toISOString(),
+      status: twoPerson ? 'pending' : 'queued', decidedBy: twoPerson ? null : requestedBy, decidedAt: twoPerson ? null : now.toISOString(), commandId: null,
+    };
+    // The request and its reason are on record before anything reaches the device.
+    this.db.write(() => {
       const pending = this.store.pendingWipeFor(id, now.toISOString());
       if (pending) throw new AdminError('conflict', 'wipe_pending', `a wipe of ${device.name} is already waiting for approval (${pending.id})`);
-      const requestedBy = `${ctx.actor.type}:${ctx.actor.id}`;
-      let rec: WipeRequestRecord = {
-        id: crypto.randomBytes(16).toString('hex'), deviceId: id, deviceName: device.name, platform: fleet.platform, mode: input.mode, reason,
-        requestedBy, requestedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.wipe.approvalMinutes * 60_000).toISOString(),
-        status: 'pending', decidedBy: null, decidedAt: null, commandId: null,
-      };
-      let command: DeviceCommandView | undefined;
-      if (!twoPerson) {
-        command = fleet.queue(id, { kind: 'wipe', mode: input.mode, reason }, ctx);
-        rec = { ...rec, status: 'queued', decidedBy: requestedBy, decidedAt: now.toISOString(), commandId: command.id };
-      }
       this.store.insertWipeRequest(rec);
       this.audit.record({
         ...ctx, action: 'admin.wipe.requested', target: { type: 'device', id },
-        details: { wipeRequest: rec.id, device: device.name, platform: fleet.platform, mode: input.mode, reason, needsSecondAdmin: twoPerson, command: command?.id ?? null },
+        details: { wipeRequest: rec.id, device: device.name, platform: fleet.platform, mode: input.mode, reason, needsSecondAdmin: twoPerson },
       });
-      return command ? { status: 'queued', command, wipeRequest: rec } : { status: 'pending', wipeRequest: rec };
     });
+    if (twoPerson) return { status: 'pending', wipeRequest: rec };
+    const command = await this.dispatch(rec, fleet, ctx);
+    return { status: 'queued', command, wipeRequest: { ...rec, commandId: command.id } };
   }
 
-  /** The second admin: approval queues the wipe in the same transaction as the decision. */
+  /**
+   * The second admin. The approval is recorded first (it claims the request: a second approval
+   * finds it decided), then the platform queues the wipe.
+   */
   async approveWipe(requestId: string, ctx: AuditContext): Promise<WipeOutcome> {
     this.expireOverdue();
     const rec = this.needRequest(requestId);
@@ -125,7 +127,6 @@ export class DeviceOperations {
     if (!fleet) throw new AdminError('unavailable', 'platform_unavailable', `no ${rec.platform} devices on this Ward`);
     const approver = `${ctx.actor.type}:${ctx.actor.id}`;
     if (rec.status === 'pending' && rec.requestedBy === approver) {
-      // Recorded on its own: the refusal must not roll back with the request.
       this.audit.record({
         ...ctx, action: 'admin.wipe.approved', outcome: 'failure', reason: 'the requester cannot approve their own wipe',
         target: { type: 'device', id: rec.deviceId }, details: { wipeRequest: rec.id },
@@ -133,16 +134,42 @@ export class DeviceOperations {
       throw new AdminError('forbidden', 'same_person', 'a wipe must be approved by a second admin, not by the one who asked for it');
     }
     const now = new Date().toISOString();
-    return this.db.write((): WipeOutcome => {
+    const approved = this.db.write(() => {
       const cur = this.needPending(requestId);
-      const command = fleet.queue(cur.deviceId, { kind: 'wipe', mode: cur.mode, reason: cur.reason }, ctx);
-      this.store.decideWipeRequest(cur.id, { status: 'queued', decidedBy: approver, decidedAt: now, commandId: command.id });
+      this.store.decideWipeRequest(cur.id, { status: 'queued', decidedBy: approver, decidedAt: now, commandId: null });
       this.audit.record({
         ...ctx, action: 'admin.wipe.approved', target: { type: 'device', id: cur.deviceId },
-        details: { wipeRequest: cur.id, device: cur.deviceName, mode: cur.mode, requestedBy: cur.requestedBy, command: command.id },
+        details: { wipeRequest: cur.id, device: cur.deviceName, mode: cur.mode, requestedBy: cur.requestedBy },
       });
-      return { status: 'queued', command, wipeRequest: { ...cur, status: 'queued', decidedBy: approver, decidedAt: now, commandId: command.id } };
+      return { ...cur, status: 'queued' as const, decidedBy: approver, decidedAt: now };
     });
+    const command = await this.dispatch(approved, fleet, ctx);
+    return { status: 'queued', command, wipeRequest: { ...approved, commandId: command.id } };
+  }
+
+  /** Hands a decided wipe to the platform; a refusal marks the request rejected (by Ward) and is recorded. */
+  private async dispatch(rec: WipeRequestRecord, fleet: DeviceFleet, ctx: AuditContext): Promise<DeviceCommandView> {
+    let command: DeviceCommandView;
+    try {
+      command = await fleet.queue(rec.deviceId, { kind: 'wipe', mode: rec.mode, reason: rec.reason }, ctx);
+    } catch (e) {
+      this.db.write(() => {
+        this.store.failWipeRequest(rec.id, new Date().toISOString());
+        this.audit.record({
+          ...ctx, action: 'admin.wipe.failed', outcome: 'failure', reason: `the ${rec.platform} domain refused it: ${(e as Error).message}`.slice(0, 300),
+          target: { type: 'device', id: rec.deviceId }, details: { wipeRequest: rec.id, device: rec.deviceName },
+        });
+      });
+      throw e;
+    }
+    this.db.write(() => {
+      this.store.setWipeCommand(rec.id, command.id);
+      this.audit.record({
+        ...ctx, action: 'admin.wipe.queued', target: { type: 'device', id: rec.deviceId },
+        details: { wipeRequest: rec.id, device: rec.deviceName, mode: rec.mode, command: command.id, type: command.type },
+      });
+    });
+    return command;
   }
 
   rejectWipe(requestId: string, reason: string | undefined, ctx: AuditContext): WipeRequestRecord {

@@ -74,8 +74,8 @@ export interface DeviceFleet {
   list(query: DeviceQuery): MaybePromise<{ devices: DeviceSummary[]; total: number }>;
   device(id: string): MaybePromise<DeviceDetail | undefined>;
   commands(id: string, opts: { limit: number }): MaybePromise<DeviceCommandView[]>;
-  /** Synchronous (better-sqlite3): the admin surface runs it inside its own transaction (wipe approval). */
-  queue(id: string, action: DeviceAction, ctx: AuditContext): DeviceCommandView;
+  /** May be asynchronous (a platform that commits in groups); resolves once the command is stored. */
+  queue(id: string, action: DeviceAction, ctx: AuditContext): MaybePromise<DeviceCommandView>;
 }
 
 /** A platform refusing an action (unsupported on this device, already pending...). */

@@ -191,6 +191,15 @@ export class AdminStore {
     this.db.orm.update(wipeRequests).set(set).where(and(eq(wipeRequests.id, id), eq(wipeRequests.status, 'pending'))).run();
   }
 
+  setWipeCommand(id: string, commandId: string): void {
+    this.db.orm.update(wipeRequests).set({ commandId }).where(eq(wipeRequests.id, id)).run();
+  }
+
+  /** The platform refused the wipe: the request ends, decided by Ward itself. */
+  failWipeRequest(id: string, at: string): void {
+    this.db.orm.update(wipeRequests).set({ status: 'rejected', decidedBy: 'system:ward', decidedAt: at }).where(eq(wipeRequests.id, id)).run();
+  }
+
   /** Pending requests past their expiry, to be marked expired (each with its audit event). */
   overdueWipeRequests(now: string): WipeRequestRecord[] {
     return this.db.orm

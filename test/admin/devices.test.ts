@@ -62,6 +62,8 @@ t.test('wipe: reason required, modes the device supports, queued at once without
   const sel = await call(ward, op, 'POST', `/devices/${byod.id}/wipe`, { mode: 'selective', reason: 'left the hospital' });
   t.equal(sel.status, 202);
   t.match(sel.json(), { status: 'queued', command: { type: 'WIPE', status: 'queued' }, wipeRequest: { status: 'queued', reason: 'left the hospital' } });
+  t.equal(sel.json().wipeRequest.commandId, sel.json().command.id, 'the request names the queued command');
+  t.same(eventsOf(ward, sel.requestId).map((e) => e.action), ['admin.wipe.requested', 'test.command.queued', 'admin.wipe.queued'], 'reason on record before the command is queued');
   t.match(eventsNamed(ward, 'admin.wipe.requested'), [{ actor: { id: op.name }, details: { reason: 'left the hospital', mode: 'selective', needsSecondAdmin: false } }]);
 });
 
@@ -97,7 +99,7 @@ t.test('two-person rule: requester cannot approve, tokens cannot, a second admin
   t.equal(ok.status, 202);
   t.match(ok.json(), { status: 'queued', command: { type: 'EraseDevice' }, wipeRequest: { status: 'queued', decidedBy: 'admin:ben' } });
   t.same(d.apple.commands(ipad.id, { limit: 10 }).map((c) => [c.type, c.requestedBy]), [['EraseDevice', 'admin:ben']], 'the wipe is queued once, by the approver');
-  t.match(eventsOf(ward, ok.requestId).map((e) => e.action), ['test.command.queued', 'admin.wipe.approved'], 'queue and approval in the same request');
+  t.same(eventsOf(ward, ok.requestId).map((e) => e.action), ['admin.wipe.approved', 'test.command.queued', 'admin.wipe.queued'], 'approval on record before the platform queues it');
   t.equal((await call(ward, ben, 'POST', `/wipe-requests/${req.id}/approve`)).status, 409, 'approving twice: conflict');
 
   const other = d.apple.add({ name: 'Ward 2 iPad' });
@@ -106,12 +108,24 @@ t.test('two-person rule: requester cannot approve, tokens cannot, a second admin
   t.match([rej.status, rej.json().status], [200, 'rejected']);
   t.equal(d.apple.commands(other.id, { limit: 10 }).length, 0, 'a rejected wipe never reaches the device');
 
+  const gone = d.apple.add({ name: 'Ward 5 iPad' });
+  const r4 = (await call(ward, ann, 'POST', `/devices/${gone.id}/wipe`, { mode: 'full', reason: 'lost' })).json().wipeRequest;
+  const realQueue = d.apple.queue.bind(d.apple);
+  d.apple.queue = () => {
+    throw new DeviceActionRefused(409, 'checked_out', 'the device has checked out');
+  };
+  const refused = await call(ward, ben, 'POST', `/wipe-requests/${r4.id}/approve`);
+  d.apple.queue = realQueue;
+  t.same([refused.status, refused.json().error], [409, 'checked_out'], 'the platform refusing the approved wipe: its 4xx');
+  t.same(eventsOf(ward, refused.requestId).map((e) => [e.action, e.outcome]), [['admin.wipe.approved', 'success'], ['admin.wipe.failed', 'failure']], 'recorded as approved, then failed');
+  t.match((await call(ward, op, 'GET', '/wipe-requests?status=rejected')).json().wipeRequests, [{ id: r4.id, decidedBy: 'system:ward' }], 'the request ends, decided by Ward');
+
   const third = d.apple.add({ name: 'Ward 3 iPad' });
   const r3 = (await call(ward, ann, 'POST', `/devices/${third.id}/wipe`, { mode: 'full', reason: 'lost' })).json().wipeRequest;
   ward.db.sqlite.prepare('UPDATE admin_wipe_requests SET expires_at = ? WHERE id = ?').run(new Date(Date.now() - 1000).toISOString(), r3.id);
   const late = await call(ward, ben, 'POST', `/wipe-requests/${r3.id}/approve`);
   t.same([late.status, late.json().error], [409, 'wipe_request_decided'], 'an expired request cannot be approved');
   t.equal(eventsNamed(ward, 'admin.wipe.expired').length, 1, 'expiry is an event');
-  t.same((await call(ward, op, 'GET', '/wipe-requests')).json().wipeRequests.map((r: { status: string }) => r.status), ['expired', 'rejected', 'queued']);
+  t.same((await call(ward, op, 'GET', '/wipe-requests')).json().wipeRequests.map((r: { status: string }) => r.status), ['expired', 'rejected', 'rejected', 'queued']);
   t.equal(ward.admin.housekeeping().wipeRequests, 0, 'housekeeping has nothing left to expire');
 });

@@ -103,14 +103,19 @@ export class MerkleFrontier {
 
   append(leafHashValue: Uint8Array): void {
     if (leafHashValue.length !== HASH_SIZE) throw new RangeError('leaf hash must be 32 bytes');
-    let h: Buffer = Buffer.from(leafHashValue);
     // Each trailing 1 bit of the old size is a perfect subtree of the new leaf's height: merge it.
     let s = this.count;
-    while (s % 2 === 1) {
-      h = nodeHash(this.nodes.pop()!, h);
+    if (s % 2 === 0) {
+      this.nodes.push(Buffer.from(leafHashValue)); // a copy: the caller's buffer is not ours to keep
+    } else {
+      let h = nodeHash(this.nodes.pop()!, leafHashValue);
       s = Math.floor(s / 2);
+      while (s % 2 === 1) {
+        h = nodeHash(this.nodes.pop()!, h);
+        s = Math.floor(s / 2);
+      }
+      this.nodes.push(h);
     }
-    this.nodes.push(h);
     this.count++;
   }
 

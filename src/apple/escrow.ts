@@ -15,7 +15,12 @@ export class EscrowError extends Error {
 }
 
 export class Escrow {
-  private constructor(private readonly key: Buffer) {}
+  private readonly key: crypto.KeyObject;
+
+  private constructor(raw: Buffer) {
+    // A KeyObject once, rather than a raw key imported on every seal.
+    this.key = crypto.createSecretKey(raw);
+  }
 
   /** Loads the key file, creating it (32 random bytes, base64, mode 0600) on first use. */
   static open(file: string): Escrow {

@@ -15,6 +15,8 @@ export type { RouteSpec } from './routes';
 export { NAMED_SCHEMAS } from './schemas';
 export { openApiDocument } from './openapi';
 export { DeviceActionRefused } from './domains';
+export { appleEnrollmentOf, androidEnrollmentOf } from './enrollment';
+export type { AppleTokenSource, AndroidTokenSource } from './enrollment';
 export type {
   AdminDomains, DeviceFleet, DeviceSummary, DeviceDetail, DeviceQuery, DeviceCommandView, DeviceAction, Platform,
   ComplianceLookup, PolicyCatalog, PolicySummary, EnrollmentChallenges, AppleEnrollment, AndroidEnrollment,

@@ -176,16 +176,24 @@ export function pipeline(route: RouteSpec, handler: Handler, deps: PipelineDeps)
   };
 }
 
+const DOMAIN_CODES: Record<string, [number, string]> = {
+  'bad-request': [400, 'bad_request'],
+  'not-found': [404, 'not_found'],
+  conflict: [409, 'conflict'],
+  gone: [410, 'gone'],
+  unavailable: [503, 'unavailable'],
+};
+
 /** Domain refusals as JSON 4xx answers; anything else stays an error (500, logged). */
 export function asHttpError(e: unknown): HttpError | undefined {
   if (e instanceof HttpError) return e;
   if (e instanceof AdminError) return new HttpError(STATUS_OF[e.kind], e.code, e.reason);
   if (e instanceof DeviceActionRefused) return new HttpError(e.status, e.code, e.reason);
-  // The other domains' refusals (PkiError, ScepAdminError...): an Error carrying one of these codes.
+  // The other domains' refusals (PkiError, ScepAdminError, AppleError, PolicyError...): an Error with one of these codes.
   const code = (e as { code?: unknown })?.code;
-  if (e instanceof Error && (code === 'not-found' || code === 'conflict' || code === 'bad-request')) {
-    const status = code === 'not-found' ? 404 : code === 'conflict' ? 409 : 400;
-    return new HttpError(status, code === 'not-found' ? 'not_found' : code === 'conflict' ? 'conflict' : 'bad_request', e.message);
+  if (e instanceof Error && typeof code === 'string' && Object.hasOwn(DOMAIN_CODES, code)) {
+    const [status, name] = DOMAIN_CODES[code];
+    return new HttpError(status, name, e.message);
   }
   return undefined;
 }

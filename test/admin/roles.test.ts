@@ -4,9 +4,11 @@
 // carrying the caller and source address. Success bodies are checked against the schema the
 // OpenAPI document publishes; no answer ever carries a secret issued earlier.
 import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { ROLES, ROUTES, type Role, type RouteSpec, allowed, totp } from '../../src/admin';
 import { bodySchema } from '../../src/admin/pipeline';
+import { aaptPackage, apksign, keytool, manifestXml } from '../android/apk-builder';
 import { tempDir, wardctlAsync } from '../support/ward';
 import {
   ADMIN_CTX, type Credential, type Person, attachMissing, call, createPerson, eventsOf, memoryDomains, opensslCsr, signIn,
@@ -24,6 +26,12 @@ t.test('every role x every route x both credential kinds', async (t) => {
   t.comment(`stand-ins attached for: ${standIns.join(', ') || 'none'}; real: ${ward.admin.attached().filter((d) => !standIns.includes(d === 'devices' ? 'fleets' : d)).join(', ')}`);
   t.equal(ward.admin.served().length, ROUTES.length, 'with every domain attached, every route of the table is served');
 
+  if (!standIns.includes('androidEnrollment')) {
+    // Ward's own Android domain: a QR code needs an imported DPC (an APK built by aapt, signed by apksigner).
+    const dir = tempDir();
+    const apk = apksign(aaptPackage(dir, 'dpc', manifestXml()), path.join(dir, 'dpc.apk'), keytool(dir, 'dpc', 'EC'), { v1: true, v2: true, v3: true });
+    ward.android.importApk(fs.readFileSync(apk), { role: 'dpc', receiver: '.AdminReceiver' }, ADMIN_CTX);
+  }
   const fleet = doubles.apple;
   const device = fleet.add({ name: 'Ward 4B nurse station iPad' });
   const secrets: string[] = [];

@@ -60,3 +60,5 @@ export function openDatabase(file: string, opts: OpenOptions = {}): WardDb {
 export function isMigrationError(e: unknown): e is MigrationError {
   return e instanceof MigrationError;
 }
+export { GroupCommit } from './group-commit';
+export type { GroupCommitOptions } from './group-commit';

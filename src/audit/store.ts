@@ -70,6 +70,18 @@ export function eventLine(e: AuditEvent): string {
     `"source":${nullable(e.source)},"target":${target},"time":${str(e.time)}}`;
 }
 
+let lastMs = -1;
+let lastIso = '';
+/** UTC time of an event, ISO 8601 with milliseconds; one Date per millisecond in a burst. */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 const ACTION = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 const SECRET_KEY = /(passw|secret|challenge(?!_?id)|token(?!_?id)|private|passphrase|unlock)/i;
 
@@ -115,7 +127,7 @@ export class AuditLog {
       const seq = ((this.lastSeq.get() as number | undefined) ?? 0) + 1;
       const event: AuditEvent = {
         seq,
-        time: new Date().toISOString(),
+        time: nowIso(),
         action: input.action,
         actor: { type: input.actor.type, id: input.actor.id },
         target: input.target ? { type: input.target.type, id: input.target.id } : null,
@@ -172,7 +184,8 @@ export class AuditStore {
     const p = (sql: string) => db.sqlite.prepare(sql);
     this.q = {
       lastSeq: p('SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1').pluck(),
-      leafHashesAfter: p('SELECT seq, leaf_hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      dataVersion: p('PRAGMA data_version').pluck(),
+      seqRange: p('SELECT seq FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq').pluck(),
       leafHashRange: p('SELECT leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq').pluck(),
       // CAST: the line's UTF-8 bytes straight from SQLite, no string round trip.
       leaves: p('SELECT seq, CAST(line AS BLOB), leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(),
@@ -192,9 +205,24 @@ export class AuditStore {
     return (this.q.lastSeq.get() as number | undefined) ?? 0;
   }
 
-  /** Up to `limit` (seq, leaf hash) pairs after `seq`, in order. */
-  leafHashesAfter(seq: number, limit: number): [number, Buffer][] {
-    return this.q.leafHashesAfter.all(seq, limit) as [number, Buffer][];
+  /** Changes whenever another connection commits (SQLite PRAGMA data_version). */
+  dataVersion(): number {
+    return this.q.dataVersion.get() as number;
+  }
+
+  /** Leaf hashes of the events with start < seq <= end, in order (fewer if some are missing). */
+  leafHashList(start: number, end: number): Buffer[] {
+    return this.q.leafHashRange.all(start, end) as Buffer[];
+  }
+
+  /** The first number in (start, end] that no event has (end + 1 if none is missing). */
+  firstMissingSeq(start: number, end: number): number {
+    let expected = start + 1;
+    for (const seq of this.q.seqRange.iterate(start, end) as Iterable<number>) {
+      if (seq !== expected) return expected;
+      expected++;
+    }
+    return expected;
   }
 
   /** Leaf hashes of leaves [start, end) back to back (a Merkle LeafHashReader). */

@@ -78,6 +78,11 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 export class AuditTrail {
   readonly store: AuditStore;
   private frontier = new MerkleFrontier();
+  /** (seq, leaf hash) of events this process appended since the last sync, rolled back ones included. */
+  private pending: { seq: number; hash: Buffer }[] = [];
+  private pendingOverflow = false;
+  /** PRAGMA data_version at the last sync: unchanged means no other connection committed since. */
+  private seenVersion = -1;
   private alarmState: AuditAlarm | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -89,6 +94,10 @@ export class AuditTrail {
     private readonly opts: AuditTrailOptions,
   ) {
     this.store = new AuditStore(db);
+    audit.onAppend((e) => {
+      if (this.pending.length < 200_000) this.pending.push({ seq: e.event.seq, hash: e.leafHash });
+      else this.pendingOverflow = true;
+    });
   }
 
   get alarm(): AuditAlarm | null {
@@ -102,6 +111,8 @@ export class AuditTrail {
   restore(): { treeSize: number; rootHash: Buffer } {
     const head = this.store.latestTreeHead();
     this.frontier = new MerkleFrontier();
+    this.pending = [];
+    this.seenVersion = -1;
     if (head) {
       const problem = this.checkStoredHead(head);
       if (problem) {
@@ -126,20 +137,44 @@ export class AuditTrail {
   private sync(): void {
     // Inside a transaction this connection would see its own uncommitted events, which may still roll back.
     if (this.alarmState || this.db.sqlite.inTransaction) return;
-    for (;;) {
-      const rows = this.store.leafHashesAfter(this.frontier.size, 10_000);
-      for (const [seq, hash] of rows) {
-        if (seq !== this.frontier.size + 1) {
-          this.raiseAlarm(`event seq ${this.frontier.size + 1} is missing (next stored event is seq ${seq})`);
-          return;
-        }
-        if (hash.length !== HASH_SIZE) {
-          this.raiseAlarm(`event seq ${seq} has a malformed leaf hash`);
-          return;
-        }
-        this.frontier.append(hash);
+    const version = this.store.dataVersion();
+    const last = this.store.lastSeq();
+    const pending = this.pending;
+    const trusted = version === this.seenVersion && !this.pendingOverflow;
+    this.pending = [];
+    this.pendingOverflow = false;
+    this.seenVersion = version;
+    if (last < this.frontier.size) {
+      this.raiseAlarm(`the store ends at event seq ${last}, but ${this.frontier.size} were appended before`);
+      return;
+    }
+    if (trusted && last > this.frontier.size) {
+      // Only this connection committed since the last sync, outside any transaction now: every event
+      // up to `last` passed through onAppend, and for a seq written twice (the first write rolled
+      // back) the later write is the one that committed. No need to read the hashes back.
+      const bySeq = new Map<number, Buffer>();
+      for (const p of pending) if (p.seq > this.frontier.size && p.seq <= last) bySeq.set(p.seq, p.hash);
+      if (bySeq.size === last - this.frontier.size) {
+        for (let s = this.frontier.size + 1; s <= last; s++) this.frontier.append(bySeq.get(s)!);
+        return;
       }
-      if (rows.length < 10_000) return;
+    }
+    while (this.frontier.size < last) {
+      const from = this.frontier.size;
+      const to = Math.min(last, from + 10_000);
+      // seq is the primary key: as many rows as numbers in (from, to] means none is missing.
+      const hashes = this.store.leafHashList(from, to);
+      if (hashes.length !== to - from) {
+        this.raiseAlarm(`event seq ${this.store.firstMissingSeq(from, to)} is missing (${to - from - hashes.length} of seq ${from + 1}..${to} are)`);
+        return;
+      }
+      for (let i = 0; i < hashes.length; i++) {
+        if (hashes[i].length !== HASH_SIZE) {
+          this.raiseAlarm(`event seq ${from + i + 1} has a malformed leaf hash`);
+          return;
+        }
+        this.frontier.append(hashes[i]);
+      }
     }
   }
 

@@ -264,3 +264,34 @@ t.test('record() writes exactly canonicalJson(event): the fast line writer agree
   f.trail.stop();
   f.db.close();
 });
+
+t.test('the running tree follows rollbacks, reused sequence numbers and writes from other processes', async (t) => {
+  const f = open();
+  record(f, 3);
+  t.ok(f.trail.current().rootHash.equals(rootOfStore(f)), 'after plain appends');
+  for (let round = 0; round < 3; round++) {
+    t.throws(() => f.db.write(() => {
+      record(f, 2, 100 + round);
+      throw new Error('rolled back');
+    }));
+    record(f, 1, 200 + round); // takes the sequence number the rolled-back event had
+  }
+  t.ok(f.trail.current().rootHash.equals(rootOfStore(f)), 'rolled-back events and reused seqs');
+  // Another process (wardctl) appends through its own connection.
+  const other = new AuditLog(openDatabase(f.file, { migrationsDir: migrations }));
+  other.record({ action: 'test.other.process', ...ctx });
+  record(f, 2, 300);
+  t.ok(f.trail.current().rootHash.equals(rootOfStore(f)), 'an event from another connection');
+  t.throws(() => f.db.write(() => {
+    record(f, 1, 400);
+    throw new Error('rolled back');
+  }));
+  other.record({ action: 'test.other.process', ...ctx }); // reuses the rolled-back seq from the other connection
+  const now = f.trail.current();
+  t.equal(now.treeSize, allLines(f).length);
+  t.ok(now.rootHash.equals(rootOfStore(f)), 'a seq rolled back here and committed there is read from the store');
+  const head = await f.trail.signTreeHead('demand', ctx);
+  t.equal(head.treeSize, now.treeSize, 'and the store check agrees');
+  f.trail.stop();
+  f.db.close();
+});

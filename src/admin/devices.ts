@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import { type AuditContext, type AuditLog, SYSTEM_ACTOR } from '../audit';
 import type { WardDb } from '../db';
-import { type DeviceAction, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceQuery, type DeviceSummary } from './domains';
+import { type ComplianceLookup, type DeviceAction, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceQuery, type DeviceSummary } from './domains';
 import { AdminError } from './errors';
 import type { AdminStore, WipeRequestRecord } from './store';
 
@@ -35,13 +35,25 @@ export class DeviceOperations {
     private readonly wipe: WipePolicy,
   ) {}
 
+  /** Where device compliance comes from when the platform itself has no verdict (src/policy). */
+  compliance?: ComplianceLookup;
+
   addFleet(fleet: DeviceFleet): void {
-    if (this.fleets.some((f) => f.platform === fleet.platform)) throw new Error(`admin: a ${fleet.platform} fleet is already attached`);
+    if (this.fleets.includes(fleet)) throw new Error(`admin: this ${fleet.platform} fleet is already attached`);
     this.fleets.push(fleet);
   }
 
   get platforms(): string[] {
-    return this.fleets.map((f) => f.platform);
+    return [...new Set(this.fleets.map((f) => f.platform))];
+  }
+
+  /** Fills in the compliance verdict from the compliance domain where the platform gave none. */
+  private async withCompliance<T extends DeviceSummary>(d: T): Promise<T> {
+    if (d.compliant !== null || !this.compliance) return d;
+    const c = await this.compliance.lookup(d.id);
+    if (!c) return d;
+    const detail = 'facts' in d ? { compliance: { compliant: c.compliant, reasons: c.reasons, evaluatedAt: c.evaluatedAt ?? new Date(0).toISOString() } } : {};
+    return { ...d, compliant: c.compliant, ...detail };
   }
 
   /** Each fleet returns its first offset+limit matches in the asked order; the merged page is cut from those. */
@@ -49,13 +61,14 @@ export class DeviceOperations {
     const fleets = query.platform ? this.fleets.filter((f) => f.platform === query.platform) : this.fleets;
     const pages = await Promise.all(fleets.map((f) => f.list({ ...query, offset: 0, limit: query.offset + query.limit })));
     const merged = pages.flatMap((p) => p.devices).sort(query.sort === 'lastSeen' ? byLastSeen : byName);
-    return { devices: merged.slice(query.offset, query.offset + query.limit), total: pages.reduce((n, p) => n + p.total, 0) };
+    const devices = await Promise.all(merged.slice(query.offset, query.offset + query.limit).map((d) => this.withCompliance(d)));
+    return { devices, total: pages.reduce((n, p) => n + p.total, 0) };
   }
 
   async find(id: string): Promise<{ fleet: DeviceFleet; device: DeviceDetail } | undefined> {
     for (const fleet of this.fleets) {
       const device = await fleet.device(id);
-      if (device) return { fleet, device };
+      if (device) return { fleet, device: await this.withCompliance(device) };
     }
     return undefined;
   }
@@ -123,8 +136,8 @@ export class DeviceOperations {
   async approveWipe(requestId: string, ctx: AuditContext): Promise<WipeOutcome> {
     this.expireOverdue();
     const rec = this.needRequest(requestId);
-    const fleet = this.fleets.find((f) => f.platform === rec.platform);
-    if (!fleet) throw new AdminError('unavailable', 'platform_unavailable', `no ${rec.platform} devices on this Ward`);
+    const fleet = (await this.find(rec.deviceId))?.fleet;
+    if (!fleet) throw new AdminError('conflict', 'device_gone', `${rec.deviceName} (${rec.deviceId}) is no longer on this Ward`);
     const approver = `${ctx.actor.type}:${ctx.actor.id}`;
     if (rec.status === 'pending' && rec.requestedBy === approver) {
       this.audit.record({

@@ -88,7 +88,7 @@ export function handlers(s: HandlerServices): Record<string, Handler> {
         let total = 0;
         for (const f of s.domains.fleets) {
           const page = await f.list({ limit: 1, offset: 0 });
-          byPlatform[f.platform] = page.total;
+          byPlatform[f.platform] = (byPlatform[f.platform] ?? 0) + page.total;
           total += page.total;
         }
         devices = { total, byPlatform };

@@ -16,6 +16,8 @@ export { NAMED_SCHEMAS } from './schemas';
 export { openApiDocument } from './openapi';
 export { DeviceActionRefused } from './domains';
 export { appleEnrollmentOf, androidEnrollmentOf } from './enrollment';
+export { appleFleetOf, androidFleetOf } from './fleets';
+export type { AppleDeviceSource, AndroidDeviceSource } from './fleets';
 export type { AppleTokenSource, AndroidTokenSource } from './enrollment';
 export type {
   AdminDomains, DeviceFleet, DeviceSummary, DeviceDetail, DeviceQuery, DeviceCommandView, DeviceAction, Platform,

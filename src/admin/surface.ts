@@ -60,7 +60,8 @@ export interface AdminDeps {
 
 export interface AdminSurface extends AdminServices {
   devices: DeviceOperations;
-  /** Switches on the routes of the domains given (call before the listeners start, or any time after). */
+  /** Switches on the routes of the domains given (call before the listeners start, or any time after).
+   * Fleets add up (several per platform are fine); every other domain is attached once. */
   attach(domains: AdminDomains): void;
   /** Domains attached so far ('devices' once any fleet is). */
   attached(): DomainName[];
@@ -131,6 +132,7 @@ export function mountAdmin(router: Router, deps: AdminDeps): AdminSurface {
       if (domains[k as keyof AdminDomains]) throw new Error(`admin: ${k} is already attached`);
       (domains as Record<string, unknown>)[k] = v;
     }
+    devices.compliance = domains.compliance;
     registerReady();
   }
 

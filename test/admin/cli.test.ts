@@ -61,15 +61,17 @@ t.test('wardctl user and token, then a daemon that honours them', async (t) => {
   const revoke = run(['token', 'revoke', id]);
   t.equal(revoke.status, 0, revoke.stderr);
   t.equal((await api('GET', '/session', { authorization: `Bearer ${token}` })).status, 401, 'revoked by wardctl: refused by the running daemon at once');
-  t.equal(run(['token', 'revoke', token]).status, 1, 'revoking again (whole token given): exit 1');
+  const again = run(['token', 'revoke', token]);
+  t.equal(again.status, 1, `revoking again (whole token given): exit 1 (${again.stdout}${again.stderr})`);
 
   const passwd = run(['user', 'passwd', 'alice'], 'a brand new admin password\n');
-  t.equal(passwd.status, 0, passwd.stderr);
+  t.equal(passwd.status, 0, `user passwd: ${passwd.stdout}${passwd.stderr}`);
   t.equal((await api('GET', '/session', { cookie })).status, 401, "wardctl user passwd ends the user's sessions");
-  t.equal(run(['user', 'passwd', 'nobody'], 'whatever long password\n').status, 1, 'unknown user: exit 1');
+  const nobody = run(['user', 'passwd', 'nobody'], 'whatever long password\n');
+  t.equal(nobody.status, 1, `unknown user: exit 1 (${nobody.stdout}${nobody.stderr})`);
 
   const reset = run(['user', 'totp', 'alice']);
-  t.equal(reset.status, 0);
+  t.equal(reset.status, 0, `user totp: ${reset.stdout}${reset.stderr}`);
   const newUri = (reset.stdout.match(/otpauth:\/\/totp\/[^\s]+/g) ?? [])[0];
   t.ok(newUri && newUri !== uris[0], 'a new TOTP secret, printed once');
 

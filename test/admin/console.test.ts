@@ -3,15 +3,15 @@
 // device), see the command queued, export an audit bundle, issue an enrollment challenge. Every
 // request the page makes must go to Ward itself. Screenshots go to test-output/.
 //
-// The device domains (Apple, Android fleets) are attached here as the in-memory stand-ins of
-// test/admin/support.ts while main.ts attaches no real fleet; audit export and SCEP challenges are
-// Ward's real ones whenever main.ts attaches them.
+// Devices: one Android device enrolled through Ward's real Android service, plus in-memory stand-in
+// devices (test/admin/support.ts) beside it; audit export and SCEP challenges are Ward's real ones
+// whenever main.ts attaches them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Page, chromium } from 'playwright-core';
 import t from 'tap';
-import { totp } from '../../src/admin';
-import { attachMissing, createPerson, memoryDomains, startAdminWard, testOutput } from './support';
+import { androidFleetOf, totp } from '../../src/admin';
+import { attachMissing, createPerson, enrollAndroid, memoryDomains, startAdminWard, testOutput } from './support';
 
 // Real servers (and for some, real processes) on a shared two-core machine.
 t.setTimeout(180_000);
@@ -38,6 +38,8 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   fs.mkdirSync(testOutput, { recursive: true });
   const ward = await startAdminWard();
   t.teardown(() => ward.stop());
+  // Ward's real Android fleet: attached by main.ts, or here while main.ts does not attach it yet.
+  if (!ward.admin.attached().includes('devices')) ward.admin.attach({ fleets: [androidFleetOf(ward.android)] });
   const d = memoryDomains(ward);
   const standIns = attachMissing(ward, d.all);
   t.comment(`stand-ins: ${standIns.join(', ')}`);
@@ -45,6 +47,8 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   d.apple.add({ name: 'OR 3 anaesthesia iPad' });
   d.android.add({ name: 'ICU tablet 2', compliant: false, compliance: { compliant: false, reasons: ['passcode not set'], evaluatedAt: new Date().toISOString() } });
   const admin = await createPerson(ward, 'admin', 'nora');
+  // And one real device, enrolled through Ward's own Android service.
+  const pixel = enrollAndroid(ward, { model: 'Pixel 8', serialNumber: 'PX8ICU0042' });
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   t.teardown(() => browser.close());
@@ -83,7 +87,7 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   await page.keyboard.press('Enter');
   await page.waitForSelector('h1:text("Dashboard")');
   t.equal(await page.textContent('#whoami'), 'nora', 'signed in as nora');
-  t.equal(await page.textContent('#device-total'), '3', 'dashboard counts the devices');
+  t.equal(await page.textContent('#device-total'), '4', 'dashboard counts the devices (three stand-ins, one real Android)');
   const cookies = await context.cookies();
   t.match(cookies.find((c) => c.name === '__Host-ward_session'), { httpOnly: true, secure: true, sameSite: 'Strict' }, 'the browser holds an HttpOnly, Secure, SameSite=Strict cookie');
   t.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session cookie');
@@ -94,7 +98,7 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   await page.keyboard.press('Enter');
   await page.waitForSelector('#device-search');
   await tabTo(page, 'search field', (el) => el.id === 'device-search');
-  await page.keyboard.type('4B');
+  await page.keyboard.type('nurse station');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelectorAll('#device-list tbody tr').length === 1);
   t.equal(await page.textContent('#device-list tbody tr td a'), 'Ward 4B nurse station iPad', 'search finds the device');
@@ -144,6 +148,30 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   await page.waitForSelector('dialog', { state: 'detached' });
   t.equal(d.apple.commands(ipad.id, { limit: 5 }).length, 1, 'no wipe was queued');
 
+  // The real Android device: find it, lock it, see LOCK queued in Ward's Android command queue.
+  await tabTo(page, 'Devices link', (el) => el.tag === 'a' && el.text === 'Devices');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#device-search');
+  await page.focus('#device-search');
+  await page.keyboard.type('PX8ICU');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#device-list tbody tr').length === 1);
+  t.equal(await page.textContent('#device-list tbody tr td a'), 'Google Pixel 8 PX8ICU0042', 'the enrolled Android device is found by serial');
+  await tabTo(page, 'Android device link', (el) => el.tag === 'a' && el.text === 'Google Pixel 8 PX8ICU0042');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#lock');
+  await page.focus('#lock');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog[open]');
+  t.equal(await page.textContent('dialog #dialog-title'), 'Lock Google Pixel 8 PX8ICU0042?', 'the dialog names the Android device');
+  await page.keyboard.type('ICU desk has your phone');
+  await tabTo(page, 'confirm button', (el) => el.id === 'confirm', 5);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#commands');
+  t.same(await page.$$eval('#commands tbody tr td:nth-child(-n+2)', (tds) => tds.map((td: any) => td.textContent)), ['LOCK', 'queued'], 'LOCK shows queued');
+  t.same(ward.android.commandsOf(pixel).map((c) => [c.type, c.status, c.payload.message, c.queuedBy]), [['LOCK', 'queued', 'ICU desk has your phone', 'admin:nora']], "Ward's Android queue holds the lock for the agent's next poll");
+  await shot('android-locked');
+
   // Audit export.
   await tabTo(page, 'Audit link', (el) => el.tag === 'a' && el.text === 'Audit');
   await page.keyboard.press('Enter');
@@ -159,7 +187,8 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   t.ok(bytes.length > 0, 'a bundle was downloaded');
   if (!standIns.includes('auditBundles')) {
     t.ok(bytes.includes(Buffer.from('tree-head.json')), 'it is a real bundle (tree-head.json inside)');
-    t.ok(bytes.includes(Buffer.from('"action":"test.command.queued"')), 'holding the lock that was just queued');
+    t.ok(bytes.includes(Buffer.from('"action":"test.command.queued"')), 'holding the lock queued on the stand-in iPad');
+    t.ok(bytes.includes(Buffer.from('"action":"android.command.queued"')), "and the lock queued by Ward's Android domain");
   }
   await page.waitForSelector('#audit-download');
   await shot('audit-export');

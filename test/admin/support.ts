@@ -2,6 +2,7 @@
 // requests as a session (cookie + CSRF) or as a bearer token, and in-memory stand-ins for the
 // domains that are attached through admin.attach() (test doubles of the interfaces, never in src/).
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { type AuditContext, type AuditLog } from '../../src/audit';
 import {
@@ -9,7 +10,7 @@ import {
   type DeviceAction, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceQuery, type PolicyCatalog, type Role,
   DeviceActionRefused, base32Decode, totp,
 } from '../../src/admin';
-import { type ConfigDoc, type HttpAnswer, type TestWard, repoRoot, request, startTestWard, tool } from '../support/ward';
+import { type ConfigDoc, type HttpAnswer, type TestWard, repoRoot, request, startTestWard, tempDir, tool } from '../support/ward';
 
 export const testOutput = path.join(repoRoot, 'test-output');
 
@@ -105,13 +106,27 @@ export function eventsNamed(ward: TestWard, action: string): any[] {
   return (ward.db.sqlite.prepare('SELECT line FROM audit_events WHERE action = ? ORDER BY seq').pluck().all(action) as string[]).map((l) => JSON.parse(l));
 }
 
+/** Enrolls a device through Ward's own Android service (as its agent would): answers the device id. */
+export function enrollAndroid(ward: TestWard, facts: { model: string; serialNumber: string }): string {
+  const dir = tempDir();
+  const key = path.join(dir, 'agent.key');
+  const csr = path.join(dir, 'agent.csr');
+  const r = tool('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', '/CN=android-agent', '-out', csr]);
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+  const { token } = ward.android.createToken({ mode: 'fully_managed' }, ADMIN_CTX);
+  return ward.android.enroll({
+    token, csr: fs.readFileSync(csr, 'utf8'),
+    facts: { installationId: `inst-${facts.serialNumber}`, manufacturer: 'Google', androidVersion: '14', sdkInt: 34, managementMode: 'device_owner', ...facts },
+  }, { source: '127.0.0.1', requestId: null }).deviceId;
+}
+
 /** A CSR made by openssl (an EC key: quick), for certificates the tests revoke. */
 export function opensslCsr(dir: string, cn: string): Buffer {
   const key = path.join(dir, `${cn}.key`);
   const csr = path.join(dir, `${cn}.csr`);
   const r = tool('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', `/CN=${cn}/O=Test Hospital`, '-out', csr, '-outform', 'DER']);
   if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
-  return require('node:fs').readFileSync(csr);
+  return fs.readFileSync(csr);
 }
 
 // ---- stand-ins for the other domains (the interfaces of src/admin/domains.ts)
@@ -124,6 +139,7 @@ interface StoredDevice extends DeviceDetail {
 export class MemoryFleet implements DeviceFleet {
   readonly devices = new Map<string, StoredDevice>();
   private seq = 0;
+  private count = 0;
 
   constructor(
     readonly platform: 'apple' | 'android',
@@ -131,10 +147,12 @@ export class MemoryFleet implements DeviceFleet {
   ) {}
 
   add(partial: Partial<DeviceDetail> & { name: string }): DeviceDetail {
-    const id = partial.id ?? `${this.platform}-${crypto.randomBytes(6).toString('hex')}`;
+    // Digits only in ids and serials: a search in a test matches the names it means to.
+    const n = ++this.count;
+    const id = partial.id ?? `${this.platform}-${String(n).padStart(6, '0')}`;
     const d: StoredDevice = {
       id, platform: this.platform, model: this.platform === 'apple' ? 'iPad (10th generation)' : 'Pixel 8', osVersion: this.platform === 'apple' ? '17.5' : '14',
-      serialNumber: crypto.randomBytes(5).toString('hex').toUpperCase(), mode: 'corporate', enrolledAt: new Date(Date.now() - 86_400_000).toISOString(),
+      serialNumber: `SN${String(n).padStart(8, '0')}`, mode: 'corporate', enrolledAt: new Date(Date.now() - 86_400_000).toISOString(),
       lastSeenAt: new Date().toISOString(), compliant: true, facts: { battery: 0.8 }, compliance: { compliant: true, reasons: [], evaluatedAt: new Date().toISOString() },
       wipeModes: ['full'], certificates: [], commands: [], ...partial,
     };
@@ -240,13 +258,15 @@ export function memoryDomains(ward: TestWard & { admin: AdminSurface }) {
   return { apple, android, compliance, policies, all };
 }
 
-/** Attaches the stand-ins for every domain main.ts has not attached (real ones stay). */
+/**
+ * Attaches the stand-ins for every domain main.ts has not attached (real ones stay). The in-memory
+ * fleets are always added: fleets add up, so the tests' devices sit beside Ward's real (empty) ones.
+ */
 export function attachMissing(ward: TestWard & { admin: AdminSurface }, domains: AdminDomains): string[] {
   const have = new Set<string>(ward.admin.attached());
   const missing: AdminDomains = {};
   for (const [k, v] of Object.entries(domains)) {
-    const name = k === 'fleets' ? 'devices' : k;
-    if (!have.has(name)) (missing as Record<string, unknown>)[k] = v;
+    if (k === 'fleets' || !have.has(k)) (missing as Record<string, unknown>)[k] = v;
   }
   ward.admin.attach(missing);
   return Object.keys(missing);

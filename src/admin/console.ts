@@ -32,7 +32,13 @@ interface Asset {
   etag: string;
 }
 
+/**
+ * The assets: beside the compiled code when a release copied them there (dist/admin/console), else
+ * in the source tree of the install folder (src/admin/console: builds, tests, `make run`).
+ */
 export function consoleDir(): string {
+  const compiled = path.join(__dirname, 'console');
+  if (fs.existsSync(path.join(compiled, 'index.html'))) return compiled;
   return path.join(packageRoot(), 'src', 'admin', 'console');
 }
 

@@ -85,6 +85,24 @@ function requestOnce(base: string, d: Device, method: string, p: string, body?: 
   });
 }
 
+/** A command poll that calls `connected` once its TLS connection is up (the request is then on its way). */
+function holdPoll(base: string, d: Device, connected: () => void): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${base}/android/agent/v1/commands?wait=120`, { agent: d.agent, servername: 'localhost' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('socket', (socket) => {
+      if ((socket as tls.TLSSocket).encrypted && !socket.connecting) connected();
+      else socket.once('secureConnect', connected);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function agentsFor(devices: Device[]): void {
   for (const d of devices) {
     d.agent?.destroy();
@@ -250,7 +268,9 @@ async function main(): Promise<void> {
   let baseline: { proc: ChildProcess; port: number } | undefined;
   try {
     // ---- syncs per second: Ward, then the baseline app, same devices, same loops ----
-    daemon = await spawnDaemon(file);
+    // BENCH_PROFILE_DIR: write a V8 CPU profile of the daemon there (for finding hot spots).
+    const profileDir = process.env.BENCH_PROFILE_DIR;
+    daemon = await spawnDaemon(file, profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {});
     const ward = `https://127.0.0.1:${daemon.httpsPort}`;
     const { first, steady } = await syncAll(ward, devices, status);
     log(`ward: first contact ${JSON.stringify(first)}; steady ${JSON.stringify(steady)}`);
@@ -302,28 +322,46 @@ async function main(): Promise<void> {
     const rssBefore = rssBytes(pid);
     const answered: { status: number; next: string; ms: number }[] = [];
     const pending: Promise<void>[] = [];
+    let failed = 0;
     const holdStart = Date.now();
-    for (const d of devices) {
-      const t = Date.now();
-      pending.push(
-        request(`https://127.0.0.1:${daemon.httpsPort}`, d, 'GET', '/android/agent/v1/commands?wait=120').then(
-          (r) => void answered.push({ status: r.status, next: JSON.parse(r.body.toString()).next?.action, ms: Date.now() - t }),
-          () => undefined,
-        ),
-      );
-    }
-    // Wait for the condition: every poll either held by Ward or answered.
+    // Devices connect CONNECTIONS at a time (each loop waits for its poll's TLS connection before the
+    // next), as a ward's tablets do after a shift change, not all in the same millisecond.
+    const base = `https://127.0.0.1:${daemon.httpsPort}`;
+    let nextDevice = 0;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        for (;;) {
+          const i = nextDevice++;
+          if (i >= devices.length) return;
+          const t = Date.now();
+          let connected!: () => void;
+          const isConnected = new Promise<void>((r) => (connected = r));
+          pending.push(
+            holdPoll(base, devices[i], connected).then(
+              (r) => void answered.push({ status: r.status, next: JSON.parse(r.body.toString()).next?.action, ms: Date.now() - t }),
+              () => {
+                failed++;
+                connected();
+              },
+            ),
+          );
+          await isConnected;
+        }
+      }),
+    );
+    // Wait for the condition: every poll either held by Ward, answered, or failed on the client.
     for (;;) {
       const held = await heldPolls(wardHttp);
-      if (held + answered.length >= DEVICES) break;
-      if (Date.now() - holdStart > 120_000) throw new Error(`only ${held} held and ${answered.length} answered`);
+      if (held + answered.length + failed >= DEVICES) break;
+      if (Date.now() - holdStart > 120_000) throw new Error(`only ${held} held, ${answered.length} answered, ${failed} failed`);
       await new Promise((r) => setTimeout(r, 250));
     }
     const held = await heldPolls(wardHttp);
     const rssHeld = rssBytes(pid);
+    const clientFailures = failed;
     const overCap = answered.filter((a) => a.next === 'retry_later');
     const overCapMs = overCap.map((a) => a.ms).sort((x, y) => x - y);
-    log(`held ${held}, answered at once ${answered.length} (${overCap.length} retry_later), RSS ${round(rssBefore / 1048576)} -> ${round(rssHeld / 1048576)} MiB in ${Date.now() - holdStart} ms`);
+    log(`held ${held}, answered at once ${answered.length} (${overCap.length} retry_later), client failures ${clientFailures}, RSS ${round(rssBefore / 1048576)} -> ${round(rssHeld / 1048576)} MiB in ${Date.now() - holdStart} ms`);
     for (const d of devices) d.agent?.destroy();
     await Promise.all(pending);
     await daemon.stop();
@@ -347,7 +385,7 @@ async function main(): Promise<void> {
 
     const perHeld = (rssHeld - rssBefore) / Math.max(1, held);
     const perIdle = (koaRss - koaRssBefore) / Math.max(1, opened);
-    emit({ name: 'android.longpoll.held', value: held, unit: 'connections', baseline: { name: 'android.maxHeldPolls', value: HELD_CAP }, ratio: round(held / HELD_CAP, 3), devices: DEVICES, overCapAnswered: overCap.length, overCapP99Ms: overCapMs.length ? overCapMs[Math.floor(overCapMs.length * 0.99)] : null, rssMiB: round(rssHeld / 1048576) });
+    emit({ name: 'android.longpoll.held', value: held, unit: 'connections', baseline: { name: 'android.maxHeldPolls', value: HELD_CAP }, ratio: round(held / HELD_CAP, 3), devices: DEVICES, overCapAnswered: overCap.length, clientFailures, overCapP99Ms: overCapMs.length ? overCapMs[Math.floor(overCapMs.length * 0.99)] : null, rssMiB: round(rssHeld / 1048576) });
     emit({ name: 'android.longpoll.rss_per_held_poll', value: Math.round(perHeld), unit: 'bytes', baseline: { name: 'koa RSS per open keep-alive TLS connection', value: Math.round(perIdle) }, ratio: round(perHeld / perIdle, 3), held, koaConnections: opened });
   } finally {
     baseline?.proc.kill('SIGTERM');

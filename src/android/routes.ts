@@ -72,11 +72,20 @@ function agentAnswers(log: Logger | undefined) {
   };
 }
 
+// The client certificate of a TLS connection does not change (Node refuses renegotiation of the
+// certificate by default), so it is read once per connection: getPeerCertificate builds a large object.
+const peers = new WeakMap<TLSSocket, Buffer | null>();
+
 function peerCertificate(ctx: Context): Buffer | undefined {
   const socket = ctx.req.socket as TLSSocket;
   if (typeof socket.getPeerCertificate !== 'function') return undefined;
-  const peer = socket.getPeerCertificate(false);
-  return peer && peer.raw && peer.raw.length > 0 ? peer.raw : undefined;
+  let raw = peers.get(socket);
+  if (raw === undefined) {
+    const peer = socket.getPeerCertificate(false);
+    raw = peer && peer.raw && peer.raw.length > 0 ? peer.raw : null;
+    peers.set(socket, raw);
+  }
+  return raw ?? undefined;
 }
 
 function requestContext(ctx: Context) {
@@ -84,7 +93,7 @@ function requestContext(ctx: Context) {
 }
 
 function device(ctx: Context, service: AndroidService): DeviceRecord {
-  return service.authenticate(peerCertificate(ctx), requestContext(ctx));
+  return service.authenticate(peerCertificate(ctx), requestContext(ctx), ctx.req.socket);
 }
 
 async function body<T>(ctx: Context, limit: number, validate: ((v: unknown) => v is T) & { errors?: unknown }): Promise<T> {
@@ -177,10 +186,11 @@ export function mountAndroidRoutes(routers: { plain: Router; secure: Router }, s
     const raw = ctx.query.wait;
     const wait = raw === undefined ? service.config.longPollSeconds : Number(raw);
     if (!Number.isInteger(wait) || wait < 0 || wait > 3600) throw new AgentError(400, 'invalid_request', 'wait must be whole seconds, 0 to 3600', CONTINUE);
-    // The poll ends when the client goes away or Ward shuts down.
+    // The poll ends when the client goes away; at shutdown the service ends every held poll at once
+    // (one listener on listeners.shuttingDown, not one per poll).
     const gone = new AbortController();
     ctx.res.once('close', () => gone.abort());
-    const r = await service.pollCommands(d, wait, [gone.signal, opts.shuttingDown], requestContext(ctx));
+    const r = await service.pollCommands(d, wait, opts.shuttingDown.aborted ? [opts.shuttingDown] : [gone.signal], requestContext(ctx));
     if (gone.signal.aborted) return;
     answer(ctx, 200, { next: r.next, commands: r.commands, policyEtag: r.policyEtag });
   });

@@ -10,7 +10,7 @@ import { type AuditContext, type AuditLog, canonicalJson } from '../audit';
 import type { WardConfig } from '../config';
 import type { AndroidConfig } from '../config/sections/android';
 import type { WardDb } from '../db';
-import { type CertificateAuthority, CsrError, PkiError, parseCertificationRequest } from '../pki';
+import { type CertificateAuthority, type CertificateRecord, type CertificateStatus, CsrError, PkiError, parseCertificationRequest } from '../pki';
 import { type ApkInfo, type DpcWarning, checkDpc, readApk } from './apk';
 import { CommandWaiters } from './long-poll';
 import { provisioningPayload } from './provisioning';
@@ -148,6 +148,7 @@ export class AndroidService {
   private readonly storeDir: string;
   private readonly validators = Object.fromEntries(COMMAND_TYPES.map((t) => [t, compile(COMMAND_PARAMETER_SCHEMAS[t])]));
   private watcher: NodeJS.Timeout | undefined;
+  private readonly verifiedPeers = new WeakMap<object, { der: Buffer; serial: string; notBefore: number; notAfter: number }>();
 
   constructor(
     private readonly cfg: WardConfig,
@@ -444,11 +445,11 @@ export class AndroidService {
    * Maps the TLS client certificate to an active device. Only a device Ward has recorded as unenrolled
    * gets `unenrolled`; every other failure says `reauthenticate` (never a reason to drop the enrollment).
    */
-  authenticate(certificateDer: Buffer | undefined, ctx: Omit<AuditContext, 'actor'>): DeviceRecord {
+  authenticate(certificateDer: Buffer | undefined, ctx: Omit<AuditContext, 'actor'>, connection?: object): DeviceRecord {
     if (!certificateDer || certificateDer.length === 0) {
       throw new AgentError(401, 'client_certificate_required', 'present the device identity certificate (TLS client authentication)', reauthenticate('no client certificate'));
     }
-    const v = this.ca.verifyIssued(certificateDer);
+    const v = this.verifyPeer(certificateDer, connection);
     if (v.status === 'unknown') throw new AgentError(401, 'unknown_certificate', 'the client certificate was not issued by Ward', reauthenticate('unknown certificate'));
     if (v.status === 'not-yet-valid') throw new AgentError(401, 'certificate_not_yet_valid', 'the client certificate is not valid yet: check the device clock', reauthenticate('certificate not yet valid'));
     if (v.status === 'expired') throw new AgentError(401, 'certificate_expired', 'the client certificate has expired', reauthenticate('certificate expired'));
@@ -475,6 +476,29 @@ export class AndroidService {
       device.previousCertSerial = null;
     }
     return device;
+  }
+
+  /**
+   * ca.verifyIssued once per TLS connection (parsing and the signature check cost more than the rest of
+   * a request); on later requests of the same connection only what can change is read again: the
+   * certificate's record (revocation) and the clock against its validity.
+   */
+  private verifyPeer(der: Buffer, connection?: object): { status: CertificateStatus; record?: CertificateRecord } {
+    const cached = connection ? this.verifiedPeers.get(connection) : undefined;
+    if (cached && cached.der === der) {
+      const record = this.ca.certificate(cached.serial);
+      if (!record) return { status: 'unknown' };
+      const now = Date.now();
+      if (record.revokedAt) return { status: 'revoked', record };
+      if (now < cached.notBefore) return { status: 'not-yet-valid', record };
+      if (now > cached.notAfter) return { status: 'expired', record };
+      return { status: 'valid', record };
+    }
+    const v = this.ca.verifyIssued(der);
+    if (connection && v.record && v.cert && (v.status === 'valid' || v.status === 'revoked')) {
+      this.verifiedPeers.set(connection, { der, serial: v.record.serial, notBefore: v.cert.validFromDate.getTime(), notAfter: v.cert.validToDate.getTime() });
+    }
+    return v;
   }
 
   /** Renew: a new identity certificate for an authenticated device (the old one stays good until the new one is used). */

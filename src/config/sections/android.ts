@@ -29,7 +29,7 @@ export const androidSection = {
   properties: {
     storeDir: { type: 'string', minLength: 1, description: 'Where imported APKs (the DPC agent, clinical apps) are kept, as <sha256>.apk. Relative to this file; default <dataDir>/android. Created 0700.' },
     longPollSeconds: { type: 'integer', minimum: 1, maximum: 300, default: 30, description: 'Longest time a command poll is held open waiting for a command (agents may ask for less).' },
-    maxHeldPolls: { type: 'integer', minimum: 1, maximum: 1000000, default: 20000, description: 'Most command polls held at once; past it, polls are answered at once with retry_later (bounded memory).' },
+    maxHeldPolls: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000, description: 'Most command polls held at once; past it, polls are answered at once with retry_later. Bounds memory: about 110 KB of RSS per held poll, TLS connection included (bench/android.ts).' },
     crossProcessWakeMs: { type: 'integer', minimum: 100, maximum: 60000, default: 1000, description: 'How often the daemon looks for commands queued by another process (wardctl) to wake the held poll.' },
     securityLogBatchMax: { type: 'integer', minimum: 1, maximum: 500, default: 500, description: 'Most security-log events accepted in one upload.' },
     provisioning: {

@@ -7,8 +7,17 @@ import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadCon
 import { MigrationError, openDatabase, type WardDb } from './db';
 import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
 import { CertificateAuthority, KeyStoreError, mountPkiRoutes } from './pki';
-import { AndroidService, mountAndroidRoutes, staticPolicySource } from './android';
-import { type AdminSurface, mountAdmin } from './admin';
+import { CertificateExpiry, ClockCheck, OpsStore, notifyReady } from './ops';
+import { AndroidService, mountAndroidRoutes, provisioningQrPng, staticPolicySource } from './android';
+import { createScepService, mountScepRoutes, scepConfigOf } from './scep';
+import { AppleMdm, mountAppleRoutes } from './apple';
+import { type AdminSurface, androidEnrollmentOf, androidFleetOf, appleEnrollmentOf, appleFleetOf, mountAdmin } from './admin';
+import { buildPlist, signCms } from './apple';
+import {
+  ComplianceService, PolicyService, androidFactsSource, androidPolicySource, androidPublisher, appleDeviceContext, appleFactsSource, applePublisher,
+  certificateStateOf, policyCatalog,
+} from './policy';
+import type { PolicyConfig } from './config/sections/policy';
 
 export interface RunningWard {
   cfg: WardConfig;
@@ -17,6 +26,7 @@ export interface RunningWard {
   auditTrail: AuditTrail;
   ca: CertificateAuthority;
   android: AndroidService;
+  apple: AppleMdm;
   admin: AdminSurface;
   health: Health;
   schedule: Schedule;
@@ -41,6 +51,9 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   const db = openDatabase(cfg.database.file, { busyTimeoutMs: cfg.database.busyTimeoutMs });
   setSqliteVersion(db.sqlite.prepare('select sqlite_version()').pluck().get() as string);
   const audit = new AuditLog(db);
+  // ops: the clock is compared with the newest audit event before this start records any.
+  const clock = new ClockCheck(OpsStore.of(db), log);
+  clock.check();
   let ca: CertificateAuthority;
   try {
     ca = CertificateAuthority.open(cfg, db, audit, log);
@@ -69,6 +82,16 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
     return { serial: id.serial };
   });
 
+  // ---- ops (docs/operations.md): clock check hourly, certificate expiry daily, both in /healthz.
+  health.register('clock', () => clock.health());
+  schedule.add('clock-check', '7 * * * *', () => clock.check());
+  const expiry = new CertificateExpiry(log);
+  expiry.watch('rootCa', { notAfter: () => ca.root.cert.validToDate, warnDays: 365 });
+  expiry.watch('issuingCa', { notAfter: () => ca.issuing.cert.validToDate, warnDays: 180 });
+  expiry.watch('server', { notAfter: () => ca.serviceIdentity('server').cert.validToDate, warnDays: 14 });
+  health.register('expiry', () => expiry.health());
+  schedule.add('certificate-expiry', '23 5 * * *', () => expiry.check());
+
   // ---- domains: each mounts its routes on listeners.plain / listeners.secure and registers its
   // ---- health checks and scheduled jobs here.
 
@@ -89,11 +112,29 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
     return { treeSize: head.treeSize, rootHash: head.rootHash.toString('hex') };
   });
 
+  // scep: /scep on the plain-HTTP listener (RFC 8894), device identities through the CA.
+  const scepConfig = scepConfigOf(cfg);
+  // One SCEP service: it also issues the one-time challenges Apple profiles, the admin API and
+  // policy Wi-Fi identities hand out.
+  const scep = scepConfig.enabled ? createScepService(cfg, db, audit, ca) : undefined;
+  if (scep) {
+    scep.registrationAuthority(); // the RA exists, and the runtime's RSA decryption is checked, before listening
+    mountScepRoutes(listeners.plain, scep, scepConfig);
+    health.register('scep', () => ({ ok: true, details: { ra: scep.registrationAuthority().certificate.serialHex, approval: scepConfig.approval.mode } }));
+    schedule.add('scep-challenge-purge', '41 4 * * *', () => ({ purged: scep.purgeExpiredChallenges({ actor: SYSTEM_ACTOR }) }));
+  }
+
   // android: DPC APK and PAC on plain HTTP, the agent API on HTTPS, long polls woken by queued commands.
   const android = new AndroidService(cfg, db, audit, ca, staticPolicySource((cfg.android as { defaultPolicy: Record<string, unknown> }).defaultPolicy), log);
   mountAndroidRoutes(listeners, android, { bodyLimit: cfg.limits.bodyBytes, shuttingDown: listeners.shuttingDown, log });
   android.start(listeners.shuttingDown);
   health.register('android', () => android.health());
+
+  // apple: enrollment profiles, check-in and command endpoints on HTTPS, APNs wake-ups.
+  const apple = new AppleMdm({ cfg, db, audit, ca, challenges: scep, log });
+  mountAppleRoutes(listeners.secure, apple);
+  health.register('apple', () => apple.health());
+  schedule.add('apple-last-seen', '*/5 * * * *', () => ({ devices: apple.flushLastSeen() }));
 
   // admin: /api/v1 (route table: src/admin/routes.ts) and /console on HTTPS. A domain's routes are
   // served once it is attached here (docs/admin-api.md lists the interfaces).
@@ -103,9 +144,59 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
       exportBundle: (range, ctx) => auditTrail.exportBundle(range, ctx),
       verifyBundle: (bytes, previous) => verifyBundle(bytes, { previous, trustAnchors: [ca.root.cert] }),
     },
+    challenges: scep && {
+      issue: (o, ctx) => scep.createChallenge({ ttl: o.ttlMinutes ? `${o.ttlMinutes}m` : undefined, boundTo: o.boundTo }, ctx),
+    },
+    fleets: [appleFleetOf(apple.service), androidFleetOf(android)],
+    appleEnrollment: appleEnrollmentOf(apple.service),
+    androidEnrollment: androidEnrollmentOf(android, (payload) => provisioningQrPng(payload)),
   });
   health.register('admin', () => admin.health());
   schedule.add('admin-housekeeping', '*/5 * * * *', () => admin.housekeeping());
+
+  // policy: HIPAA baselines compiled per device, compliance from reported facts, the NAC answer
+  // (docs/policy.md). Android serves the compiled policy and is woken on change; Apple devices get
+  // InstallProfile + push; the admin API answers GET /api/v1/compliance/{key} for the nac role.
+  const policyCfg = cfg.policy as PolicyConfig;
+  const policy = new PolicyService({ db, audit, log });
+  const compliance = new ComplianceService({
+    db, audit, policies: policy, log, refreshMs: policyCfg.factsRefreshSeconds * 1000,
+    certificateStatus: certificateStateOf((serial) => ca.certificate(serial)),
+  });
+  android.setPolicySource(androidPolicySource(policy, staticPolicySource((cfg.android as { defaultPolicy: Record<string, unknown> }).defaultPolicy)));
+  compliance.addSource(androidFactsSource(android));
+  compliance.addSource(appleFactsSource(apple.service, policy, { identifier: policyCfg.profileIdentifier }));
+  policy.addPublisher(androidPublisher(android));
+  const policyScep = policyCfg.wifiIdentity ? scep : undefined;
+  policy.addPublisher(applePublisher({
+    queueCommand: (id, type, params, ctx) => apple.service.queueCommand(id, type, params, ctx),
+    encoder: {
+      serialize: (p) => buildPlist(p as Parameters<typeof buildPlist>[0]),
+      sign: (content) => {
+        const s = ca.serviceIdentity('profileSigner');
+        return signCms(content, { key: s.key, certificate: s.der, chain: s.chainDer.slice(1) });
+      },
+    },
+    deviceContext: (id, compiled) => {
+      const d = apple.service.device(id);
+      return d && appleDeviceContext(d, compiled, {
+        organization: cfg.organization, identifier: policyCfg.profileIdentifier, rootCertificate: ca.root.der, scepUrl: `${cfg.http.publicUrl}/scep`,
+        newChallenge: policyScep && ((cn) => policyScep.createChallenge({ ttl: '7d', boundTo: cn }, { actor: SYSTEM_ACTOR }).challenge),
+      });
+    },
+    log,
+  }));
+  admin.attach({ compliance, policies: policyCatalog(policy) });
+  health.register('policy', () => {
+    const { reasons: _reasons, ...counts } = compliance.summary(); // /healthz is unauthenticated: counts only
+    return { ok: true, details: { generation: policy.generation(), compliance: counts } };
+  });
+  schedule.add('policy-publish', policyCfg.publishSchedule, () => policy.publishPending());
+  schedule.add('compliance-evaluate', policyCfg.complianceSchedule, () => compliance.sync());
+
+  // ops: the APNs push certificate (renewed at Apple yearly) joins the expiry watch.
+  expiry.watch('apnsPush', { notAfter: () => apple.service.pushCertificate()?.notAfter, warnDays: 30 });
+  expiry.check();
 
   ca.reissueDueCrls();
   const ports = await listeners.start();
@@ -117,15 +208,17 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   auditTrail.checkStore().catch(() => undefined);
   audit.record({ action: 'system.started', actor: SYSTEM_ACTOR, details: { version: process.env.npm_package_version ?? null, node: process.version, ...ports } });
   log.info({ ...ports, node: process.version, openssl: process.versions.openssl }, 'ready');
+  void notifyReady(`listening on ${ports.httpPort} and ${ports.httpsPort}`, log); // ops: Type=notify unit
 
   let stopped = false;
   return {
-    cfg, db, audit, auditTrail, ca, android, admin, health, schedule, listeners, ports, log,
+    cfg, db, audit, auditTrail, ca, android, apple, admin, health, schedule, listeners, ports, log,
     async stop() {
       if (stopped) return;
       stopped = true;
       await schedule.stop();
       await listeners.stop();
+      await apple.close();
       audit.record({ action: 'system.stopped', actor: SYSTEM_ACTOR });
       auditTrail.stop();
       db.close();

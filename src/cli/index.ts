@@ -4,9 +4,14 @@ import { CliContext, CommandFailed, UsageError, parseVerbArgs, type VerbGroup } 
 import { auditCommands } from './audit';
 import { configCommands } from './config';
 import { caCommands, certCommands } from './pki';
+import { backupCommands, restoreCommands } from './backup';
 import { androidCommands } from './android';
+import { scepCommands } from './scep';
+import { appleCommands } from './apple';
+import { deviceCommands } from './device';
 import { userCommands } from './user';
 import { tokenCommands } from './token';
+import { policyCommands } from './policy';
 
 export { CliContext, CommandFailed, UsageError } from './context';
 export type { Verb, VerbGroup } from './context';
@@ -15,10 +20,16 @@ export const verbGroups: VerbGroup[] = [
   configCommands,
   caCommands,
   certCommands,
+  backupCommands,
+  restoreCommands,
   androidCommands,
+  scepCommands,
+  appleCommands,
+  deviceCommands,
   auditCommands,
   userCommands,
   tokenCommands,
+  policyCommands,
 ];
 
 function usage(): string {
@@ -38,13 +49,18 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
     if (argv[i] === '--config') i++;
     else if (!argv[i].startsWith('--config=')) rest.push(argv[i]);
   }
-  const [groupName, verbName, ...args] = rest;
+  let [groupName, verbName, ...args] = rest;
   if (!groupName || groupName === 'help' || groupName === '--help' || groupName === '-h') {
     out.write(usage() + '\n');
     return groupName ? 0 : 2;
   }
   const group = verbGroups.find((g) => g.name === groupName);
-  const verb = group && verbName ? group.verbs[verbName] : undefined;
+  // A group's '' verb runs when no verb name follows: `wardctl backup --out F`, `wardctl restore F`.
+  if (group?.verbs[''] && !(verbName && group.verbs[verbName])) {
+    args = verbName === undefined ? args : [verbName, ...args];
+    verbName = '';
+  }
+  const verb = group && verbName !== undefined ? group.verbs[verbName] : undefined;
   if (!group || !verb) {
     err.write(`wardctl: unknown command "${[groupName, verbName].filter(Boolean).join(' ')}"; run wardctl help\n`);
     return 2;

@@ -46,6 +46,9 @@ mkdir -p "$stage"/{bin,docs,scripts,node_modules/.bin}
 
 cp "$repo/package.json" "$repo/package-lock.json" "$stage/"
 cp -a "$compiled" "$stage/dist"
+# The web console's static files are served from beside the compiled admin code (src/admin/console.ts).
+mkdir -p "$stage/dist/admin"
+cp -a "$repo/src/admin/console" "$stage/dist/admin/"
 cp -a "$repo/migrations" "$repo/systemd" "$stage/"
 cp "$repo/scripts/install.sh" "$stage/scripts/"
 cp "$repo/scripts/release/appliance.config.yaml" "$stage/appliance.config.yaml"

@@ -5,17 +5,7 @@
 // synchronous=FULL each COMMIT waits for the disk, so units queued while the event loop is busy share
 // one transaction and each caller resumes only once it is durable. A unit's change and its audit event
 // still commit together; if one unit throws, the batch rolls back and each unit runs alone.
-import type { WardDb } from '../db';
-
-// Units join the batch until the event loop has handled the I/O it already has (setImmediate): no
-// added wait when idle, large batches under load.
-const MAX_BATCH = 256;
-
-interface Unit {
-  fn: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
+import { GroupCommit, type WardDb } from '../db';
 
 export type EnrollmentMode = 'fully_managed' | 'work_profile';
 export type DeviceState = 'active' | 'unenrolled';
@@ -166,10 +156,12 @@ function commandOf(r: Row): CommandRecord {
 
 export class AndroidStore {
   private readonly s;
-  private queue: Unit[] = [];
-  private flushTimer: NodeJS.Immediate | undefined;
+  /** Agent writes share one durable transaction per turn of the event loop (src/db/group-commit.ts):
+   * no added wait when idle, large batches under load. */
+  private readonly batch: GroupCommit;
 
   constructor(readonly db: WardDb) {
+    this.batch = new GroupCommit(db, { windowMs: 0, maxBatch: 256 });
     const p = (sql: string) => db.sqlite.prepare(sql);
     this.s = {
       insertApk: p(`INSERT INTO android_apks (sha256, role, package_name, version_code, version_name, signing_cert_sha256, signature_checksum,
@@ -223,35 +215,7 @@ export class AndroidStore {
 
   /** Runs fn in a write transaction shared with the units queued meanwhile; settles after COMMIT. */
   commit<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (this.queue.length >= MAX_BATCH) this.flush();
-      else if (!this.flushTimer) this.flushTimer = setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    if (this.flushTimer) clearImmediate(this.flushTimer);
-    this.flushTimer = undefined;
-    const units = this.queue;
-    this.queue = [];
-    if (units.length === 0) return;
-    const results: unknown[] = new Array(units.length);
-    try {
-      this.db.write(() => {
-        for (let i = 0; i < units.length; i++) results[i] = units[i].fn();
-      });
-    } catch {
-      for (const u of units) {
-        try {
-          u.resolve(this.db.write(u.fn));
-        } catch (e) {
-          u.reject(e);
-        }
-      }
-      return;
-    }
-    for (let i = 0; i < units.length; i++) units[i].resolve(results[i]);
+    return this.batch.commit(fn);
   }
 
   insertApk(a: ApkRecord): void {

@@ -8,7 +8,7 @@
 // throws, the whole batch rolls back and every unit is re-run in its own transaction, so one bad
 // request cannot take others with it.
 import type Database from 'better-sqlite3';
-import type { WardDb } from '../db';
+import { GroupCommit, type WardDb } from '../db';
 
 export interface TokenRow {
   id: string;
@@ -213,24 +213,15 @@ function commandOf(r: Raw): CommandRow {
   };
 }
 
-// Group commit: wait at most this long for more units, and never batch more than this many.
-const BATCH_WINDOW_MS = 2;
-const MAX_BATCH = 256;
-
-interface Unit {
-  fn: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
-
 export class AppleStore {
   private readonly s: Record<string, Database.Statement>;
-  private queue: Unit[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Check-ins arriving within 2 ms share one durable transaction (src/db/group-commit.ts). */
+  private readonly batch: GroupCommit;
   /** last_seen_at is telemetry, not an audited state change: kept in memory, written in bulk. */
   private readonly seen = new Map<string, string>();
 
   constructor(readonly db: WardDb) {
+    this.batch = new GroupCommit(db, { windowMs: 2, maxBatch: 256 });
     const p = (sql: string) => db.sqlite.prepare(sql);
     this.s = {
       insertToken: p(`INSERT INTO apple_enrollment_tokens (id, token_sha256, group_name, one_time, expires_at, created_at, created_by)
@@ -314,40 +305,7 @@ export class AppleStore {
 
   /** Runs fn in a write transaction shared with other units queued meanwhile; settles after COMMIT. */
   commit<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (this.queue.length >= MAX_BATCH) {
-        this.flush();
-      } else if (!this.flushTimer) {
-        // Two milliseconds let the requests the event loop is still reading join the batch.
-        this.flushTimer = setTimeout(() => this.flush(), BATCH_WINDOW_MS);
-      }
-    });
-  }
-
-  private flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const units = this.queue;
-    this.queue = [];
-    if (units.length === 0) return;
-    const results: unknown[] = new Array(units.length);
-    try {
-      this.db.write(() => {
-        for (let i = 0; i < units.length; i++) results[i] = units[i].fn();
-      });
-    } catch {
-      // One unit failed and the batch rolled back: run each alone so only the failing one fails.
-      for (const u of units) {
-        try {
-          u.resolve(this.db.write(u.fn));
-        } catch (e) {
-          u.reject(e);
-        }
-      }
-      return;
-    }
-    for (let i = 0; i < units.length; i++) units[i].resolve(results[i]);
+    return this.batch.commit(fn);
   }
 
   // ---- enrollment tokens and profiles ----

@@ -28,6 +28,7 @@ t.test('offline install from the release tarball, daemon up, /healthz', { skip: 
     'scripts/install.sh', 'appliance.config.yaml', 'bin/wardctl', 'docs/operations.md',
     `node_modules/node-linux-${process.arch}/bin/node`, `node_modules/better-sqlite3/prebuilds/linux-${process.arch}.node`,
     'node_modules/koa/package.json', 'node_modules/node-forge/package.json',
+    'dist/admin/console/index.html', 'dist/admin/console/app.js', 'dist/admin/console/app.css',
   ]) {
     t.ok(has(p), `tarball holds ${p}`);
   }

@@ -182,7 +182,10 @@ function rssBytes(pid: number): number {
 
 function startBaseline(tlsFile: string): Promise<{ proc: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [path.join(__dirname, '_android-baseline.js'), tlsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // The constant answer of the minimal app: what Ward's endpoint answers in the simplest case.
+    const baselineBody = `${tlsFile}.body`;
+    fs.writeFileSync(baselineBody, JSON.stringify({ next: { action: 'continue' }, commands: [], policyEtag: '"baseline"', pendingCommands: 0 }));
+    const proc = spawn(process.execPath, [path.join(__dirname, '_koa-baseline.js'), tlsFile, 'application/json', baselineBody], { stdio: ['ignore', 'pipe', 'inherit'] });
     proc.stdout!.on('data', (d: Buffer) => {
       const m = /port (\d+)/.exec(d.toString());
       if (m) resolve({ proc, port: Number(m[1]) });

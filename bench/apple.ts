@@ -115,7 +115,11 @@ async function drive(base: string, ca: string, reqs: Req[], serverPid: number, k
 
 function startBaseline(tlsFile: string): Promise<{ proc: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [path.join(__dirname, '_apple-baseline.js'), tlsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // The constant answer of the minimal app: what Ward's endpoint answers in the simplest case.
+    const baselineBody = `${tlsFile}.body`;
+    fs.writeFileSync(baselineBody, '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n' +
+      '<plist version="1.0">\n<dict>\n\t<key>Status</key>\n\t<string>OK</string>\n</dict>\n</plist>\n');
+    const proc = spawn(process.execPath, [path.join(__dirname, '_koa-baseline.js'), tlsFile, 'application/xml', baselineBody], { stdio: ['ignore', 'pipe', 'inherit'] });
     proc.stdout!.on('data', (d: Buffer) => {
       const m = /port (\d+)/.exec(d.toString());
       if (m) resolve({ proc, port: Number(m[1]) });

@@ -1,6 +1,7 @@
-// The baseline bench/android.ts compares Ward against: a minimal koa app on the same TLS setup as Ward's
-// HTTPS listener (same key, certificate, ciphers, client-certificate request, keep-alive timeout), which
-// reads the body and answers a constant JSON document. Prints "port N" when listening.
+// The baseline the Apple and Android benches compare Ward against: a minimal koa app on the same TLS
+// setup as Ward's HTTPS listener (same key, certificate, ciphers, client-certificate request,
+// keep-alive timeout) that reads the body and answers a constant document.
+// Usage: node _koa-baseline.js TLS-JSON-FILE CONTENT-TYPE BODY-FILE; prints "port N" when listening.
 // (The leading underscore keeps bench/index.ts from running it as a bench of its own.)
 import fs from 'node:fs';
 import https from 'node:https';
@@ -8,13 +9,14 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { TLS12_CIPHERS } from '../src/http';
 
-const tls = JSON.parse(fs.readFileSync(process.argv[2], 'utf8')) as { key: string; cert: string; ca: string };
-const constant = Buffer.from(JSON.stringify({ next: { action: 'continue' }, commands: [], policyEtag: '"baseline"', pendingCommands: 0 }));
+const [tlsFile, contentType, bodyFile] = process.argv.slice(2);
+const tls = JSON.parse(fs.readFileSync(tlsFile, 'utf8')) as { key: string; cert: string; ca: string };
+const constant = fs.readFileSync(bodyFile);
 
 const app = new Koa();
 app.use(async (ctx) => {
   for await (const _chunk of ctx.req) void _chunk;
-  ctx.type = 'application/json';
+  ctx.type = contentType;
   ctx.body = constant;
 });
 const server = https.createServer(

@@ -719,32 +719,20 @@ function appView(a: AppRow, https: string): AppView {
   };
 }
 
-/** What Ward shows of a device: never the escrowed secrets or the push token. */
-export interface DeviceView {
-  id: string;
-  enrollmentType: string;
-  status: DeviceRow['status'];
+/** What Ward shows of a device: never the escrowed secrets or the push token. Inventory fields are
+ * the stored row's own, so a new inventory column shows up here too. */
+export type DeviceView = Pick<
+  DeviceRow,
+  | 'id' | 'enrollmentType' | 'status' | 'serialNumber' | 'model' | 'modelName' | 'productName' | 'osVersion' | 'buildVersion'
+  | 'deviceName' | 'encrypted' | 'passcodePresent' | 'passcodeCompliant' | 'facts' | 'authenticatedAt' | 'enrolledAt'
+  | 'checkedOutAt' | 'lastSeenAt'
+> & {
   group: string;
   certificateSerial: string;
-  serialNumber: string | null;
-  model: string | null;
-  modelName: string | null;
-  productName: string | null;
-  osVersion: string | null;
-  buildVersion: string | null;
-  deviceName: string | null;
-  encrypted: boolean | null;
-  passcodePresent: boolean | null;
-  passcodeCompliant: boolean | null;
   pushable: boolean;
   unlockTokenEscrowed: boolean;
   bootstrapTokenEscrowed: boolean;
-  facts: Record<string, unknown>;
-  authenticatedAt: string;
-  enrolledAt: string | null;
-  checkedOutAt: string | null;
-  lastSeenAt: string | null;
-}
+};
 
 export interface CommandView {
   uuid: string;

@@ -11,3 +11,5 @@ export type { CertificateProfile, ServiceIdentityName } from './profiles';
 export type { CertificateRecord } from './store';
 export * as der from './der';
 export { mountPkiRoutes } from './routes';
+export { SecretSealer, SealKeyFileError, loadOrCreateSealingKey } from './sealed-secret';
+export type { KeyFileEncoding } from './sealed-secret';

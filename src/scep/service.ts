@@ -25,6 +25,10 @@ import type { ContentCipher } from './oids';
 
 type Op<T extends PkiOperation['messageType']> = Extract<PkiOperation, { messageType: T }>;
 
+/** What a request record holds beyond the message's own facts. */
+type RequestOwnFields = Pick<RequestRow, 'id' | 'status' | 'createdAt'> &
+  Partial<Pick<RequestRow, 'challengeId' | 'decidedAt' | 'decidedBy' | 'certificateSerial' | 'reason'>>;
+
 // Where a request came from, for its audit events.
 export interface ScepCaller {
   source: string | null;
@@ -161,14 +165,7 @@ export class ScepService {
   // ---- pkiMessage types ----
 
   pkcsReq(op: Op<'PKCSReq'>, caller: ScepCaller): CertRepOutcome {
-    this.admit(op);
-    const csr = this.pkiCsr(op);
-    const signerHash = sha256Hex(op.signer.der);
-    const csrHash = sha256Hex(csr.der);
-    const ctx = this.deviceContext(csr.commonName ?? csr.subjectText, caller);
-    return this.db.write(() => {
-      const existing = this.store.request(op.transactionID, 'PKCSReq', signerHash);
-      if (existing) return this.resent(existing, op, csrHash, ctx);
+    return this.certificateRequest(op, caller, ({ csr, ctx, row }) => {
       const now = new Date();
       const challenge = this.checkChallenge(op.certificationRequest.challengePassword, csr, now);
       this.checkDuplicateSubject(csr.subjectText);
@@ -176,47 +173,21 @@ export class ScepService {
       if (challenge.id && !this.store.consumeChallenge(challenge.id, requestId, now.toISOString())) {
         throw new ScepError('badRequest', CHALLENGE_REFUSED, op, 'challenge already used');
       }
-      const row: RequestRow = {
-        id: requestId,
-        transactionId: op.transactionID,
-        messageType: 'PKCSReq',
-        status: 'pending',
-        subject: csr.subjectText,
-        signerCertSha256: signerHash,
-        csrSha256: csrHash,
-        csr: csr.der,
-        challengeId: challenge.id,
-        contentCipher: op.contentCipher,
-        digestAlgorithm: op.digestAlgorithm,
-        keyTransport: op.keyTransport,
-        source: caller.source,
-        createdAt: now.toISOString(),
-        decidedAt: null,
-        decidedBy: null,
-        certificateSerial: null,
-        reason: null,
-      };
+      const pending = row({ id: requestId, status: 'pending', challengeId: challenge.id, createdAt: now.toISOString() });
       const facts = { ...this.facts(op), scepRequest: requestId, challengeId: challenge.id ?? 'static' };
       if (this.config.approval.mode === 'manual') {
-        this.store.insertRequest(row);
+        this.store.insertRequest(pending);
         this.audit.record({ ...ctx, action: 'scep.request.pending', target: { type: 'scep_request', id: requestId }, details: { ...facts, subject: csr.subjectText } });
         return { pkiStatus: 'PENDING' };
       }
       const issued = this.issue(csr, ctx, facts);
-      this.store.insertRequest({ ...row, status: 'issued', decidedAt: row.createdAt, decidedBy: 'automatic', certificateSerial: issued.serial });
+      this.store.insertRequest({ ...pending, status: 'issued', decidedAt: pending.createdAt, decidedBy: 'automatic', certificateSerial: issued.serial });
       return this.success(op, [issued.der]);
     });
   }
 
   renewalReq(op: Op<'RenewalReq'>, caller: ScepCaller): CertRepOutcome {
-    this.admit(op);
-    const csr = this.pkiCsr(op);
-    const signerHash = sha256Hex(op.signer.der);
-    const csrHash = sha256Hex(csr.der);
-    const ctx = this.deviceContext(csr.commonName ?? csr.subjectText, caller);
-    return this.db.write(() => {
-      const existing = this.store.request(op.transactionID, 'RenewalReq', signerHash);
-      if (existing) return this.resent(existing, op, csrHash, ctx);
+    return this.certificateRequest(op, caller, ({ csr, ctx, row }) => {
       // Section 3.3.1.2: signed with the current certificate of the same subject, which Ward issued.
       const verdict = this.ca.verifyIssued(op.signer.der);
       const current = verdict.record;
@@ -238,26 +209,9 @@ export class ScepService {
       const requestId = `rq-${randomBytes(5).toString('hex')}`;
       const facts = { ...this.facts(op), scepRequest: requestId, renewalOf: current.serial };
       const issued = this.issue(csr, ctx, facts);
-      this.store.insertRequest({
-        id: requestId,
-        transactionId: op.transactionID,
-        messageType: 'RenewalReq',
-        status: 'issued',
-        subject: csr.subjectText,
-        signerCertSha256: signerHash,
-        csrSha256: csrHash,
-        csr: csr.der,
-        challengeId: null,
-        contentCipher: op.contentCipher,
-        digestAlgorithm: op.digestAlgorithm,
-        keyTransport: op.keyTransport,
-        source: caller.source,
-        createdAt: now.toISOString(),
-        decidedAt: now.toISOString(),
-        decidedBy: 'automatic',
-        certificateSerial: issued.serial,
-        reason: null,
-      });
+      this.store.insertRequest(
+        row({ id: requestId, status: 'issued', createdAt: now.toISOString(), decidedAt: now.toISOString(), decidedBy: 'automatic', certificateSerial: issued.serial }),
+      );
       return this.success(op, [issued.der]);
     });
   }
@@ -414,6 +368,46 @@ export class ScepService {
 
   // Checks every PKIOperation passes before anything else: the algorithm policy, and an RSA signer
   // (the CertRep is enveloped to the signer's key with RSA key transport).
+  /**
+   * PKCSReq and RenewalReq alike: admit the algorithms, verify the CSR, then in one transaction answer a
+   * re-sent transaction from its record (RFC 8894 section 3.3.1) or act on a new one. `row` fills in
+   * the request record's fields that come from the message itself.
+   */
+  private certificateRequest(
+    op: Op<'PKCSReq' | 'RenewalReq'>,
+    caller: ScepCaller,
+    act: (r: { csr: PkiCsr; ctx: AuditContext; row: (own: RequestOwnFields) => RequestRow }) => CertRepOutcome,
+  ): CertRepOutcome {
+    this.admit(op);
+    const csr = this.pkiCsr(op);
+    const signerHash = sha256Hex(op.signer.der);
+    const csrHash = sha256Hex(csr.der);
+    const ctx = this.deviceContext(csr.commonName ?? csr.subjectText, caller);
+    const row = (own: RequestOwnFields): RequestRow => ({
+      transactionId: op.transactionID,
+      messageType: op.messageType,
+      subject: csr.subjectText,
+      signerCertSha256: signerHash,
+      csrSha256: csrHash,
+      csr: csr.der,
+      contentCipher: op.contentCipher,
+      digestAlgorithm: op.digestAlgorithm,
+      keyTransport: op.keyTransport,
+      source: caller.source,
+      challengeId: null,
+      decidedAt: null,
+      decidedBy: null,
+      certificateSerial: null,
+      reason: null,
+      ...own,
+    });
+    return this.db.write(() => {
+      const existing = this.store.request(op.transactionID, op.messageType, signerHash);
+      if (existing) return this.resent(existing, op, csrHash, ctx);
+      return act({ csr, ctx, row });
+    });
+  }
+
   private admit(op: PkiOperation): void {
     if (this.config.algorithms.strongOnly) {
       const weak = weakAlgorithms(op);

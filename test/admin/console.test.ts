@@ -12,6 +12,8 @@ import { type Page, chromium } from 'playwright-core';
 import t from 'tap';
 import { androidFleetOf, totp } from '../../src/admin';
 import { attachMissing, createPerson, enrollAndroid, memoryDomains, startAdminWard, testOutput } from './support';
+import { aaptPackage, apksign, keytool, manifestXml } from '../android/apk-builder';
+import { tempDir, toolAsync } from '../support/ward';
 
 // Real servers (and for some, real processes) on a shared two-core machine.
 t.setTimeout(180_000);
@@ -49,6 +51,10 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   const admin = await createPerson(ward, 'admin', 'nora');
   // And one real device, enrolled through Ward's own Android service.
   const pixel = enrollAndroid(ward, { model: 'Pixel 8', serialNumber: 'PX8ICU0042' });
+  // A real signed DPC (aapt + apksigner), so the enrollment page can show a provisioning QR code.
+  const apkDir = tempDir('ward-console-dpc-');
+  const dpc = apksign(aaptPackage(apkDir, 'dpc', manifestXml()), path.join(apkDir, 'dpc.apk'), keytool(apkDir, 'dpc', 'EC'), { v1: true, v2: true, v3: true });
+  ward.android.importApk(fs.readFileSync(dpc), { role: 'dpc', receiver: '.AdminReceiver' }, { actor: { type: 'system', id: 'test' } });
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   t.teardown(() => browser.close());
@@ -208,6 +214,19 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   await page.waitForSelector('#challenge');
   t.match(await page.textContent('#challenge'), /^[0-9a-f]{32}$/, 'a one-time challenge is shown');
   await shot('enrollment');
+  // The Android QR code the console shows decodes (zbarimg) to the provisioning JSON it prints beside it.
+  await tabTo(page, 'Android QR button', (el) => el.id === 'android-qr');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#android-qr-image');
+  const src = (await page.getAttribute('#android-qr-image', 'src'))!;
+  t.match(src, /^data:image\/png;base64,/, 'the QR code is an image served by Ward itself');
+  const qrFile = path.join(apkDir, 'console-qr.png');
+  fs.writeFileSync(qrFile, Buffer.from(src.slice(src.indexOf(',') + 1), 'base64'));
+  const decoded = await toolAsync('zbarimg', ['--raw', '-q', qrFile]);
+  const shown = JSON.parse((await page.textContent('#android-qr-image ~ pre'))!);
+  t.same(JSON.parse(decoded.stdout.trim()), shown, 'zbarimg reads the JSON the page shows');
+  t.match(shown['android.app.extra.PROVISIONING_DEVICE_ADMIN_COMPONENT_NAME'], /^org\.example\.wardagent\/(org\.example\.wardagent)?\.AdminReceiver$/, 'the imported DPC and its receiver');
+  await shot('enrollment-android-qr');
 
   t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 1280), 'no horizontal scrolling at 1280x800');
   await page.focus('#signout');

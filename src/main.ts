@@ -140,6 +140,7 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   // served once it is attached here (docs/admin-api.md lists the interfaces).
   const admin = mountAdmin(listeners.secure, { cfg, db, audit, ca, health, log });
   admin.attach({
+    auditEvents: audit,
     auditBundles: {
       exportBundle: (range, ctx) => auditTrail.exportBundle(range, ctx),
       verifyBundle: (bytes, previous) => verifyBundle(bytes, { previous, trustAnchors: [ca.root.cert] }),

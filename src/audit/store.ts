@@ -35,6 +35,18 @@ export type AuditContext = Pick<AuditEventInput, 'actor' | 'source' | 'requestId
 /** Ward itself (start-up, schedules). */
 export const SYSTEM_ACTOR: AuditActor = { type: 'system', id: 'ward' };
 
+export interface AuditEventFilter {
+  since?: string;
+  until?: string;
+  action?: string;
+  actor?: string;
+  target?: { type: string; id: string };
+  beforeSeq?: number;
+  limit: number;
+}
+
+export type AuditEventSummary = Omit<AuditEvent, 'requestId'>;
+
 /** The canonical event: exactly what is hashed and exported (one JSON line). */
 export interface AuditEvent {
   seq: number;
@@ -109,6 +121,33 @@ export class AuditLog {
       `INSERT INTO audit_events (seq, time, action, actor_type, actor_id, target_type, target_id, outcome, line, leaf_hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+  }
+
+  /**
+   * Events newest first, for the admin API (device history, auditor look-ups). `target` of type
+   * 'device' matches every platform's device records and what the device did itself; `action` is a
+   * prefix; `beforeSeq` pages backwards. Served from the canonical lines, so it shows exactly what is signed.
+   */
+  events(filter: AuditEventFilter): AuditEventSummary[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.since) where.push('time >= ?'), args.push(filter.since);
+    if (filter.until) where.push('time <= ?'), args.push(filter.until);
+    if (filter.action) where.push('substr(action, 1, ?) = ?'), args.push(filter.action.length, filter.action);
+    if (filter.actor) where.push('actor_id = ?'), args.push(filter.actor);
+    if (filter.beforeSeq) where.push('seq < ?'), args.push(filter.beforeSeq);
+    if (filter.target?.type === 'device') {
+      where.push("((target_type IN ('device', 'android_device') AND target_id = ?) OR (actor_type = 'device' AND actor_id = ?))");
+      args.push(filter.target.id, filter.target.id);
+    } else if (filter.target) {
+      where.push('target_type = ? AND target_id = ?'), args.push(filter.target.type, filter.target.id);
+    }
+    const sql = `SELECT line FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
+    const lines = this.db.sqlite.prepare(sql).pluck().all(...args, Math.min(Math.max(filter.limit, 1), 1000)) as string[];
+    return lines.map((line) => {
+      const e = JSON.parse(line) as AuditEvent;
+      return { seq: e.seq, time: e.time, action: e.action, actor: e.actor, target: e.target, outcome: e.outcome, reason: e.reason, source: e.source, details: e.details };
+    });
   }
 
   /** Called after each append, inside the transaction (e.g. to extend the Merkle tree).

@@ -94,4 +94,13 @@ t.test("Android, end to end: a device enrolled through Ward's Android service, f
   t.same([refresh.status, refresh.json().error], [409, 'unsupported'], 'Android has no refresh command: said so');
   const cmds = (await call(ward, op, 'GET', `/devices/${enrolled.deviceId}/commands`)).json().commands;
   t.same(cmds.map((c: { type: string }) => c.type).sort(), ['LOCK', 'WIPE'], 'both commands listed');
+  // Its history: Ward's audit log, newest first, enrollment through the wipe.
+  const history = (await call(ward, op, 'GET', `/devices/${enrolled.deviceId}/history?limit=50`)).json().events as { seq: number; action: string; details: { type?: string } }[];
+  const seqs = history.map((e) => e.seq);
+  t.same(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+  const queued = history.filter((e) => e.action === 'android.command.queued').map((e) => e.details.type);
+  t.same(queued, ['WIPE', 'LOCK'], 'the lock and the wipe are in the device history');
+  t.ok(history.some((e) => e.action.startsWith('android.device.enrolled') || e.action.startsWith('android.enrollment')), 'and how it enrolled');
+  const paged = (await call(ward, op, 'GET', `/devices/${enrolled.deviceId}/history?limit=1&beforeSeq=${seqs[0]}`)).json().events;
+  t.same(paged.map((e: { seq: number }) => e.seq), [seqs[1]], 'paging backwards by beforeSeq');
 });

@@ -30,7 +30,7 @@ export class MdmAuthError extends Error {
 /** What pki tells about a presented certificate (CertificateAuthority satisfies this). */
 export interface IssuedCertificateChecker {
   verifyIssued(der: Buffer): { status: CertificateStatus; record?: { serial: string; revokedAt: string | null } | undefined };
-  certificate(serial: string): { revokedAt: string | null } | undefined;
+  revokedAt(serial: string): string | null | undefined;
 }
 
 interface Verdict {
@@ -80,7 +80,7 @@ export class IdentityChecker {
     if (now < v.notBefore) return { status: 'not-yet-valid', serial: v.serial };
     if (now > v.notAfter) return { status: 'expired', serial: v.serial };
     if (now - v.checkedAt >= REVOCATION_RECHECK_MS) {
-      if (this.ca.certificate(v.serial)?.revokedAt) {
+      if (this.ca.revokedAt(v.serial)) {
         this.forget(v.serial);
         return { status: 'revoked', serial: v.serial };
       }

@@ -114,6 +114,9 @@ export class AuditLog {
   private readonly lastSeq;
   private readonly insert;
   private readonly listeners: ((e: AppendedEvent) => void)[] = [];
+  // The last seq this connection wrote, and in which write transaction: within one transaction
+  // (BEGIN IMMEDIATE holds the write lock) no other writer can append, so the next event needs no query.
+  private appended = { transaction: -1, seq: 0 };
 
   constructor(private readonly db: WardDb) {
     this.lastSeq = db.sqlite.prepare('SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1').pluck();
@@ -163,7 +166,7 @@ export class AuditLog {
     const details = input.details ?? {};
     checkDetails(details);
     return this.db.write(() => {
-      const seq = ((this.lastSeq.get() as number | undefined) ?? 0) + 1;
+      const seq = (this.appended.transaction === this.db.transactions ? this.appended.seq : ((this.lastSeq.get() as number | undefined) ?? 0)) + 1;
       const event: AuditEvent = {
         seq,
         time: nowIso(),
@@ -182,6 +185,7 @@ export class AuditLog {
         seq, event.time, event.action, event.actor.type, event.actor.id,
         event.target?.type ?? null, event.target?.id ?? null, outcome, line, hash,
       );
+      this.appended = { transaction: this.db.transactions, seq };
       for (const l of this.listeners) l({ event, line, leafHash: hash });
       return event;
     });

@@ -24,3 +24,14 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/**
+ * The access log's own logger, on the same stream and level as `log` but without redaction: its
+ * line has fixed fields (request id, method, path without the query, status, time, address), so no
+ * secret can ride in, and the wildcard redaction walk costs six times the rest of the line
+ * (38 us against 6 us a line, measured on Node 24), paid on every request.
+ */
+export function accessLogOf(log: Logger, bindings: Record<string, unknown>): Logger {
+  const stream = (log as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
+  return pino({ level: log.level, base: { service: 'ward', ...bindings }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+}

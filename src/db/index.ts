@@ -17,6 +17,9 @@ export interface WardDb {
   /** Runs fn in a write transaction (BEGIN IMMEDIATE, so concurrent writers wait on busy_timeout
    * instead of failing on a stale snapshot). Nested calls join the outer transaction. */
   write<T>(fn: () => T): T;
+  /** Counts outermost write transactions begun by this connection: a value read inside db.write stays
+   * valid (nobody else can write) while `transactions` still shows the same count. */
+  readonly transactions: number;
   close(): void;
 }
 
@@ -53,8 +56,33 @@ export function openDatabase(file: string, opts: OpenOptions = {}): WardDb {
     }
   }
   const orm = drizzle(sqlite);
-  const write = <T>(fn: () => T): T => (sqlite.inTransaction ? fn() : sqlite.transaction(fn).immediate());
-  return { sqlite, orm, write, close: () => sqlite.close() };
+  // Prepared BEGIN/COMMIT rather than sqlite.transaction(fn), which builds four wrapper functions on
+  // every call: this runs once per request on every hot path.
+  const begin = opts.readonly ? undefined : sqlite.prepare('BEGIN IMMEDIATE');
+  const commit = opts.readonly ? undefined : sqlite.prepare('COMMIT');
+  const rollback = opts.readonly ? undefined : sqlite.prepare('ROLLBACK');
+  const db = {
+    sqlite,
+    orm,
+    transactions: 0,
+    write<T>(fn: () => T): T {
+      if (sqlite.inTransaction) return fn();
+      if (!begin) throw new Error('the database is open read-only');
+      begin.run();
+      db.transactions++;
+      try {
+        const result = fn();
+        commit!.run();
+        return result;
+      } catch (e) {
+        // SQLite may already have rolled back on its own (SQLITE_FULL, SQLITE_IOERR).
+        if (sqlite.inTransaction) rollback!.run();
+        throw e;
+      }
+    },
+    close: () => sqlite.close(),
+  };
+  return db;
 }
 
 export function isMigrationError(e: unknown): e is MigrationError {

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import type { WardConfig } from '../config';
+import { accessLogOf, type WardConfig } from '../config';
 import { errorBoundary } from './errors';
 import type { Health } from './health';
 import { requestLog, securityHeaders } from './middleware';
@@ -70,7 +70,7 @@ export function createListeners(cfg: WardConfig, log: Logger, health: Health, tl
     app.proxy = false;
     app.silent = true;
     const l = log.child({ listener: name });
-    app.use(requestLog(l));
+    app.use(requestLog(accessLogOf(log, { listener: name })));
     app.use(errorBoundary(l));
     app.use(securityHeaders);
     app.use(router.routes());

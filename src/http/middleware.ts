@@ -50,17 +50,41 @@ export async function readBody(ctx: Context, limit: number, types?: string[]): P
     ctx.req.resume();
     throw new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      ctx.req.resume();
-      throw new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+  // Events rather than `for await`: the async iterator costs a promise a chunk, on every check-in.
+  return new Promise<Buffer>((resolve, reject) => {
+    const req = ctx.req;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: Error) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done(new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`));
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => done(err);
+    // The client went away before the end: nothing to answer.
+    const onClose = () => {
+      if (!req.complete) done(new HttpError(400, 'request_aborted', 'the client closed the connection before the body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** JSON body with a size limit; 400 with a reason when it does not parse. */

@@ -283,6 +283,11 @@ export class CertificateAuthority {
     return this.store.certificate(normalizeSerial(serial));
   }
 
+  /** When the certificate was revoked: null if it is not, undefined if Ward never issued it. */
+  revokedAt(serial: string): string | null | undefined {
+    return this.store.revokedAt(normalizeSerial(serial));
+  }
+
   listCertificates(opts: { profile?: string; limit?: number; offset?: number } = {}): CertificateRecord[] {
     return this.store.list({ profile: opts.profile, limit: opts.limit ?? 100, offset: opts.offset ?? 0 });
   }

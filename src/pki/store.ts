@@ -33,6 +33,7 @@ export class PkiStore {
   private readonly bySerial;
   private readonly latestCrlOf;
   private readonly insertCert;
+  private readonly revokedAtStmt;
 
   constructor(private readonly db: WardDb) {
     // Issuance is on the SCEP hot path: one statement prepared once (drizzle re-prepares inserts).
@@ -40,6 +41,7 @@ export class PkiStore {
       `INSERT INTO certificates (serial, issuer, profile, subject, not_before, not_after, sha256, der, issued_at, requested_by, revoked_at, revocation_reason)
        VALUES (@serial, @issuer, @profile, @subject, @notBefore, @notAfter, @sha256, @der, @issuedAt, @requestedBy, @revokedAt, @revocationReason)`,
     );
+    this.revokedAtStmt = db.sqlite.prepare('SELECT revoked_at FROM certificates WHERE serial = ?').pluck();
     this.bySerial = db.orm.select().from(certificates).where(eq(certificates.serial, sql.placeholder('serial'))).prepare();
     this.latestCrlOf = db.orm
       .select()
@@ -56,6 +58,12 @@ export class PkiStore {
 
   certificate(serial: string): CertificateRecord | undefined {
     return this.bySerial.get({ serial });
+  }
+
+  /** Revocation time of a certificate (null: not revoked; undefined: unknown serial). Device
+   * authentication re-reads it on every MDM request after a second: one column, no row mapping. */
+  revokedAt(serial: string): string | null | undefined {
+    return this.revokedAtStmt.get(serial) as string | null | undefined;
   }
 
   /** Certificates of a subject still within their validity period, newest first. */

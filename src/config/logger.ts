@@ -21,8 +21,23 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? bufferedStdout(),
   );
+}
+
+// Lines are gathered up to 4 KiB before one write (an fs.write a line cost about 45 us, measured
+// under check-in load) and never held longer than a quarter second; pino flushes what is left when
+// the process exits. The audit trail is in the database, not here, so a kill -9 loses log lines only.
+function bufferedStdout(): pino.DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      // a write still in flight: the next tick takes it
+    }
+  }, 250).unref();
+  return dest;
 }
 
 /**

@@ -65,14 +65,18 @@ export class ShiftChanges {
     this.last = to;
     const outcome: ShiftRun = { times: [], devices: 0, failed: 0 };
     if (due.size === 0 || this.enders.length === 0) return outcome;
+    // Most minutes are no one's shift change: look at the devices only when an assigned policy lists one.
+    const policies = this.deps.policies;
+    const listed = new Set(policies.assignments().flatMap((a) => policies.policy(a.policyName)?.settings.sharedDevice?.shiftChanges ?? []));
+    if (![...due].some((t) => listed.has(t))) return outcome;
     const times = new Set<string>();
     const ctx: AuditContext = { actor: SYSTEM_ACTOR };
-    for (const d of this.deps.policies.store.devices()) {
+    for (const d of policies.store.devices()) {
       const ender = this.enders.find((e) => e.platforms.includes(d.platform as Platform));
       if (!ender) continue;
       const facts = JSON.parse(d.facts) as DeviceFacts;
       if (!facts.sharedIpad || facts.enrolled === false) continue;
-      const s = this.deps.policies.effectiveFor({ deviceId: d.deviceId, group: d.groupName ?? undefined }).settings;
+      const s = policies.effectiveFor({ deviceId: d.deviceId, group: d.groupName ?? undefined }).settings;
       const hit = s.mode === 'sharedClinicalTablet' ? (s.sharedDevice?.shiftChanges ?? []).filter((t) => due.has(t)) : [];
       if (hit.length === 0) continue;
       for (const t of hit) times.add(t);

@@ -67,6 +67,13 @@ function auditEvents(prefix: string, deviceId?: string): Array<{ seq: number; ac
   return rows.map((r) => ({ seq: r.seq, ...JSON.parse(r.line) })).filter((e) => !deviceId || e.target?.id === deviceId);
 }
 
+/** GET /api/v1/compliance/{key} over HTTPS with a fresh `nac` API token, as the NAC asks. */
+function nacClient(name: string) {
+  const nac = h.ward.admin.tokens.create({ name, role: 'nac' }, ctx);
+  return (key: string, headers: Record<string, string> = {}) =>
+    request(`${h.ward.httpsUrl}/api/v1/compliance/${encodeURIComponent(key)}`, { agent: h.ward.agent(), headers: { authorization: `Bearer ${nac.token}`, ...headers } });
+}
+
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
 t.test('shared iPad and clinician phone: policy delivered, shift change, quarantine and lock on breach, NAC answers', async (t) => {
@@ -110,9 +117,7 @@ t.test('shared iPad and clinician phone: policy delivered, shift change, quarant
   t.same(ward.android.commandsOf(android.deviceId!), [], 'quarantine does not lock');
 
   // ---- the NAC asks over HTTPS with a nac token
-  const nac = ward.admin.tokens.create({ name: 'radius', role: 'nac' }, ctx);
-  const ask = (key: string, headers: Record<string, string> = {}) =>
-    request(`${ward.httpsUrl}/api/v1/compliance/${encodeURIComponent(key)}`, { agent: ward.agent(), headers: { authorization: `Bearer ${nac.token}`, ...headers } });
+  const ask = nacClient('radius');
   const phoneAnswer = await ask(android.deviceId!);
   t.equal(phoneAnswer.status, 200);
   t.match(phoneAnswer.json(), { matchedBy: 'device', compliant: false, quarantine: true, status: 'noncompliant', reasons: ['storage not encrypted', /^passcode does not meet the policy \(grace until /] });
@@ -213,9 +218,7 @@ t.test('shared iPad and clinician phone: policy delivered, shift change, quarant
 
 t.test('the NAC answer is cacheable: max-age never past validUntil, ETag and 304, unknown keys not cached', async (t) => {
   const ward = h.ward;
-  const nac = ward.admin.tokens.create({ name: 'radius-2', role: 'nac' }, ctx);
-  const ask = (key: string, headers: Record<string, string> = {}) =>
-    request(`${ward.httpsUrl}/api/v1/compliance/${encodeURIComponent(key)}`, { agent: ward.agent(), headers: { authorization: `Bearer ${nac.token}`, ...headers } });
+  const ask = nacClient('radius-2');
   const d = await h.enroll({ group: 'ward-4b-tablets', sharedIpad: true });
   await session(d, false);
   ward.compliance.sync();

@@ -2,7 +2,7 @@
 // Composition root: the only place that wires the domains together. `node dist/main.js --config FILE`
 // (or WARD_CONFIG=FILE) starts the daemon.
 import type { Logger } from 'pino';
-import { AuditLog, AuditTrail, SYSTEM_ACTOR, auditConfigOf, verifyBundle } from './audit';
+import { AuditLog, AuditTrail, SYSTEM_ACTOR, auditConfigOf, verifyBundle, type AuditContext } from './audit';
 import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadConfig } from './config';
 import { MigrationError, openDatabase, type WardDb } from './db';
 import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
@@ -14,8 +14,8 @@ import { AppleMdm, mountAppleRoutes } from './apple';
 import { type AdminSurface, androidEnrollmentOf, androidFleetOf, appleEnrollmentOf, appleFleetOf, mountAdmin } from './admin';
 import { buildPlist, signCms } from './apple';
 import {
-  ComplianceService, PolicyService, androidFactsSource, androidPolicySource, androidPublisher, appleDeviceContext, appleFactsSource, applePublisher,
-  certificateStateOf, policyCatalog,
+  ComplianceService, PolicyService, ShiftChanges, androidBreachResponder, androidFactsSource, androidPolicySource, androidPublisher, appleAppSettings,
+  appleBreachResponder, appleDeviceContext, appleFactsSource, applePublisher, appleSessionEnder, certificateStateOf, policyCatalog,
 } from './policy';
 import type { PolicyConfig } from './config/sections/policy';
 
@@ -28,6 +28,10 @@ export interface RunningWard {
   android: AndroidService;
   apple: AppleMdm;
   admin: AdminSurface;
+  /** The policy catalogue, compliance (NAC answer, breach actions) and shift-change log-outs. */
+  policy: PolicyService;
+  compliance: ComplianceService;
+  shifts: ShiftChanges;
   health: Health;
   schedule: Schedule;
   listeners: Listeners;
@@ -46,8 +50,21 @@ export function runtimeProblem(version = process.versions.node): string | undefi
   return undefined;
 }
 
-export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.logging.level)): Promise<RunningWard> {
+export interface WardOptions {
+  /** The clock compliance (grace periods) and shift changes read; tests move it. Default: the system clock. */
+  clock?: () => Date;
+}
+
+export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.logging.level), opts: WardOptions = {}): Promise<RunningWard> {
   const auditCfg = auditConfigOf(cfg);
+  const policyCfg = cfg.policy as PolicyConfig;
+  if (policyCfg.timeZone) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: policyCfg.timeZone });
+    } catch {
+      throw new ConfigError(`policy.timeZone: ${JSON.stringify(policyCfg.timeZone)} is not an IANA time zone (e.g. America/Chicago)`);
+    }
+  }
   const db = openDatabase(cfg.database.file, { busyTimeoutMs: cfg.database.busyTimeoutMs });
   setSqliteVersion(db.sqlite.prepare('select sqlite_version()').pluck().get() as string);
   const audit = new AuditLog(db);
@@ -158,19 +175,19 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   // policy: HIPAA baselines compiled per device, compliance from reported facts, the NAC answer
   // (docs/policy.md). Android serves the compiled policy and is woken on change; Apple devices get
   // InstallProfile + push; the admin API answers GET /api/v1/compliance/{key} for the nac role.
-  const policyCfg = cfg.policy as PolicyConfig;
-  const policy = new PolicyService({ db, audit, log });
+  const policy = new PolicyService({ db, audit, log, clock: opts.clock });
   const compliance = new ComplianceService({
-    db, audit, policies: policy, log, refreshMs: policyCfg.factsRefreshSeconds * 1000,
-    certificateStatus: certificateStateOf((serial) => ca.certificate(serial)),
+    db, audit, policies: policy, log, clock: opts.clock, refreshMs: policyCfg.factsRefreshSeconds * 1000,
+    certificateStatus: certificateStateOf((serial) => ca.certificate(serial), opts.clock),
   });
   android.setPolicySource(androidPolicySource(policy, staticPolicySource((cfg.android as { defaultPolicy: Record<string, unknown> }).defaultPolicy)));
   compliance.addSource(androidFactsSource(android));
   compliance.addSource(appleFactsSource(apple.service, policy, { identifier: policyCfg.profileIdentifier }));
   policy.addPublisher(androidPublisher(android));
   const policyScep = policyCfg.wifiIdentity ? scep : undefined;
+  const appleQueue = (id: string, type: string, params: unknown, ctx: AuditContext) => apple.service.queueCommand(id, type, params, ctx);
   policy.addPublisher(applePublisher({
-    queueCommand: (id, type, params, ctx) => apple.service.queueCommand(id, type, params, ctx),
+    queueCommand: appleQueue,
     encoder: {
       serialize: (p) => buildPlist(p as Parameters<typeof buildPlist>[0]),
       sign: (content) => {
@@ -187,6 +204,17 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
     },
     log,
   }));
+  // InstallApplication of a catalog app carries the policy's managed configuration and per-app VPN.
+  apple.service.appSettings = (deviceId, bundleId) => {
+    const d = apple.service.device(deviceId);
+    return d && appleAppSettings(d, policy.compiledFor({ deviceId, group: d.group }), bundleId, { organization: cfg.organization, identifier: policyCfg.profileIdentifier, identity: !!policyScep });
+  };
+  // Breach: lock through the platform (DeviceLock + push, LOCK through the agent's poll).
+  compliance.addBreachResponder(appleBreachResponder({ queueCommand: appleQueue, message: policyCfg.breachLockMessage }));
+  compliance.addBreachResponder(androidBreachResponder(android, { message: policyCfg.breachLockMessage }));
+  // Shared iPads: LogOutUser at each shift change of their policy.
+  const shifts = new ShiftChanges({ policies: policy, timeZone: policyCfg.timeZone, clock: opts.clock, log });
+  shifts.addSessionEnder(appleSessionEnder({ queueCommand: appleQueue }));
   admin.attach({ compliance, policies: policyCatalog(policy) });
   health.register('policy', () => {
     const { reasons: _reasons, ...counts } = compliance.summary(); // /healthz is unauthenticated: counts only
@@ -194,6 +222,7 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   });
   schedule.add('policy-publish', policyCfg.publishSchedule, () => policy.publishPending());
   schedule.add('compliance-evaluate', policyCfg.complianceSchedule, () => compliance.sync());
+  schedule.add('policy-shift-change', '* * * * *', () => shifts.run());
 
   // ops: the APNs push certificate (renewed at Apple yearly) joins the expiry watch.
   expiry.watch('apnsPush', { notAfter: () => apple.service.pushCertificate()?.notAfter, warnDays: 30 });
@@ -213,12 +242,13 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
 
   let stopped = false;
   return {
-    cfg, db, audit, auditTrail, ca, android, apple, admin, health, schedule, listeners, ports, log,
+    cfg, db, audit, auditTrail, ca, android, apple, admin, policy, compliance, shifts, health, schedule, listeners, ports, log,
     async stop() {
       if (stopped) return;
       stopped = true;
       await schedule.stop();
       await listeners.stop();
+      await compliance.settled();
       await apple.close();
       audit.record({ action: 'system.stopped', actor: SYSTEM_ACTOR });
       auditTrail.stop();

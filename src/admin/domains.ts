@@ -92,7 +92,26 @@ export class DeviceActionRefused extends Error {
 
 /** Compliance answers (src/policy). `key`: a device id, a certificate serial or a Wi-Fi MAC. */
 export interface ComplianceLookup {
-  lookup(key: string): MaybePromise<{ deviceId: string; compliant: boolean; reasons: string[]; evaluatedAt: string | null } | undefined>;
+  lookup(key: string): MaybePromise<
+    | {
+        deviceId: string;
+        compliant: boolean;
+        reasons: string[];
+        evaluatedAt: string | null;
+        /** Which kind of key matched. */
+        matchedBy?: 'device' | 'certificate' | 'mac';
+        status?: 'compliant' | 'grace' | 'noncompliant';
+        /** Put the device on the quarantine network (a breach action stands). */
+        quarantine?: boolean;
+        /** The effective policy the device was judged against. */
+        policy?: string;
+        /** The answer holds until then unless the device reports something new (null: no clock-driven change). */
+        validUntil?: string | null;
+        /** Seconds until validUntil by the compliance domain's clock (caching stops there; null: no limit). */
+        secondsValid?: number | null;
+      }
+    | undefined
+  >;
   summary(): MaybePromise<{ total: number; compliant: number; nonCompliant: number; unknown: number; reasons: { reason: string; devices: number }[] }>;
 }
 

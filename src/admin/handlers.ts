@@ -13,6 +13,37 @@ import type { RouteSpec } from './routes';
 import { type AdminSessions, SESSION_COOKIE } from './sessions';
 import type { ApiTokens } from './tokens';
 import type { AdminConfig } from '../config/sections/admin';
+import crypto from 'node:crypto';
+import type { ComplianceLookup } from './domains';
+
+type Found = Awaited<ReturnType<ComplianceLookup['lookup']>>;
+
+/** The NAC answer: the compliance domain's verdict in full, or "unknown key" (never a 404 a RADIUS policy could misread). */
+export function nacAnswer(key: string, found: Found) {
+  if (!found) {
+    return {
+      key, known: false, matchedBy: null, deviceId: null, compliant: false, quarantine: false, status: 'unknown',
+      reasons: ['no enrolled device matches this key'], policy: null, evaluatedAt: null, validUntil: null,
+    };
+  }
+  return {
+    key, known: true, matchedBy: found.matchedBy ?? null, deviceId: found.deviceId, compliant: found.compliant, quarantine: found.quarantine ?? false,
+    status: found.status ?? (found.compliant ? 'compliant' : 'noncompliant'), reasons: found.reasons, policy: found.policy ?? null,
+    evaluatedAt: found.evaluatedAt, validUntil: found.validUntil ?? null,
+  };
+}
+
+/**
+ * Cache headers of a NAC answer: cached for admin.nacCacheSeconds but never past validUntil (when
+ * a grace period ends or the offline limit passes, the answer changes by the clock alone); an
+ * unknown key is not cached (the device may be enrolling now). The ETag names the answer.
+ */
+export function nacCaching(answer: ReturnType<typeof nacAnswer>, cacheSeconds: number, secondsValid: number | null): { 'Cache-Control': string; ETag: string } {
+  let maxAge = answer.known ? cacheSeconds : 0;
+  if (secondsValid !== null) maxAge = Math.min(maxAge, Math.max(0, Math.floor(secondsValid)));
+  const etag = `"${crypto.createHash('sha256').update(JSON.stringify(answer)).digest('base64url').slice(0, 27)}"`;
+  return { 'Cache-Control': maxAge > 0 ? `private, max-age=${maxAge}` : 'no-store', ETag: etag };
+}
 
 export interface HandlerServices {
   cfg: WardConfig;
@@ -188,13 +219,14 @@ export function handlers(s: HandlerServices): Record<string, Handler> {
     'wipes.reject': ({ params, body, audit }) => s.devices.rejectWipe(params.wipeRequestId, body.reason, audit),
 
     'compliance.summary': () => need(s.domains.compliance, 'compliance').summary(),
-    'compliance.lookup': async ({ params }) => {
+    'compliance.lookup': async ({ ctx, params }) => {
       const found = await need(s.domains.compliance, 'compliance').lookup(params.key);
-      const answer = found
-        ? { key: params.key, known: true, deviceId: found.deviceId, compliant: found.compliant, reasons: found.reasons, evaluatedAt: found.evaluatedAt }
-        : { key: params.key, known: false, deviceId: null, compliant: false, reasons: ['no enrolled device matches this key'], evaluatedAt: null };
-      const maxAge = s.admin.nacCacheSeconds;
-      return new Reply(answer, { headers: { 'Cache-Control': maxAge > 0 ? `private, max-age=${maxAge}` : 'no-store' } });
+      const answer = nacAnswer(params.key, found);
+      const headers = nacCaching(answer, s.admin.nacCacheSeconds, found?.secondsValid ?? null);
+      // RFC 9110 section 13.1.2: If-None-Match lists entity tags, weak ones compared weakly.
+      const given = (ctx.get('if-none-match') || '').split(',').map((e) => e.trim().replace(/^W\//, ''));
+      if (given.includes(headers.ETag) || given.includes('*')) return new Reply(undefined, { status: 304, headers });
+      return new Reply(answer, { headers });
     },
 
     'policies.list': async () => ({ policies: await need(s.domains.policies, 'policy').list() }),

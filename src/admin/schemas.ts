@@ -210,12 +210,17 @@ export const ComplianceAnswer = obj(
   {
     key: str('What was asked: device id, certificate serial or MAC.'),
     known: { type: 'boolean', description: 'false: no device matches the key (then compliant is false).' },
+    matchedBy: nullable({ type: 'string', enum: ['device', 'certificate', 'mac', null], description: 'Which kind of identifier the key matched.' }),
     deviceId: nullable(str('The device the key matched.')),
-    compliant: { type: 'boolean' },
-    reasons: list({ type: 'string' }, 'Why not compliant (empty when compliant).'),
+    compliant: { type: 'boolean', description: 'Let the device on (true also while a failing rule is within its grace period).' },
+    quarantine: { type: 'boolean', description: 'Put the device on the quarantine network: its policy\'s breach action (quarantine or lock) stands.' },
+    status: { type: 'string', enum: ['compliant', 'grace', 'noncompliant', 'unknown'], description: 'grace: something fails, within its grace period.' },
+    reasons: list({ type: 'string' }, 'Every failing rule (enforced first; "(grace until ...)" within grace). Empty when compliant.'),
+    policy: nullable(str('The effective policy (hash) the device was judged against.')),
     evaluatedAt: nullable(time('When the device was last evaluated.')),
+    validUntil: nullable(time('The answer holds until then unless the device reports something new (Cache-Control never reaches past it).')),
   },
-  ['key', 'known', 'compliant', 'reasons'],
+  ['key', 'known', 'matchedBy', 'deviceId', 'compliant', 'quarantine', 'status', 'reasons', 'policy', 'evaluatedAt', 'validUntil'],
 );
 export const ComplianceSummary = obj({
   total: { type: 'integer' },

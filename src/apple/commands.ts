@@ -72,6 +72,57 @@ const SETTINGS_ITEM_SCHEMAS: Record<string, [Record<string, unknown>, string[]]>
     ['OrganizationInfo'],
   ],
 };
+
+// Managed app configuration and attributes (settings.yaml ApplicationConfiguration /
+// ApplicationAttributes; application.install.yaml Configuration / Attributes). The configuration is
+// the app's own dictionary (any plist value); the attributes Ward sets are the per-app VPN and friends.
+const BUNDLE_ID = { type: 'string', pattern: '^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$', maxLength: 255 };
+const UUID = { type: 'string', pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' };
+// Plist values have no null: JSON gives scalars, lists and one level of dictionaries.
+const SCALAR = { anyOf: [{ type: 'string', maxLength: 4096 }, { type: 'number' }, { type: 'boolean' }] };
+const CONFIG_VALUE = { anyOf: [...SCALAR.anyOf, { type: 'array', maxItems: 100, items: SCALAR }, { type: 'object', maxProperties: 100, additionalProperties: SCALAR }] };
+const APP_CONFIGURATION = {
+  type: 'object',
+  maxProperties: 200,
+  additionalProperties: CONFIG_VALUE,
+  description: 'The app\'s managed configuration (the app reads it from com.apple.configuration.managed).',
+};
+const APP_ATTRIBUTES = obj({
+  VPNUUID: UUID,
+  ContentFilterUUID: UUID,
+  DNSProxyUUID: UUID,
+  RelayUUID: UUID,
+  AssociatedDomains: { type: 'array', maxItems: 50, items: text(253) },
+  AssociatedDomainsEnableDirectDownloads: bool,
+  Removable: bool,
+  Hideable: bool,
+  Lockable: bool,
+});
+Object.assign(SETTINGS_ITEM_SCHEMAS, {
+  // iOS 7+, macOS 10.15+: omitting Configuration removes the app's configuration.
+  ApplicationConfiguration: [{ Identifier: BUNDLE_ID, Configuration: APP_CONFIGURATION }, ['Identifier']],
+  // iOS 7+: omitting Attributes removes them.
+  ApplicationAttributes: [{ Identifier: BUNDLE_ID, Attributes: APP_ATTRIBUTES }, ['Identifier']],
+  // Shared iPad, iOS 13.4+ (UserSessionTimeout and TemporarySession* 14.5+, PasscodePolicy 17+).
+  SharedDeviceConfiguration: [
+    {
+      QuotaSize: { type: 'integer', minimum: 1 },
+      ResidentUsers: { type: 'integer', minimum: 1, maximum: 64 },
+      UserSessionTimeout: { type: 'integer', minimum: 0, description: 'Seconds idle before the user is logged out (at least 30; 0 removes it).' },
+      TemporarySessionTimeout: { type: 'integer', minimum: 0 },
+      TemporarySessionOnly: bool,
+      ManagedAppleIDDefaultDomains: { type: 'array', maxItems: 10, items: text(253) },
+      OnlineAuthenticationGracePeriod: { type: 'integer', minimum: 0 },
+      SkipLanguageAndLocaleSetupForNewUsers: bool,
+      AwaitUserConfiguration: obj({ Enabled: bool }, ['Enabled']),
+      PasscodePolicy: obj({
+        PasscodeLockGracePeriod: { enum: [0, 60, 300, 900, 3600, 14400] },
+        AutoLockTime: { type: 'integer', minimum: 120, description: 'Seconds idle before the device sleeps (at least 120).' },
+      }),
+    },
+    [],
+  ],
+} satisfies Record<string, [Record<string, unknown>, string[]]>);
 const SETTINGS_ITEMS = Object.keys(SETTINGS_ITEM_SCHEMAS);
 
 /** JSON Schema of the parameters of each RequestType (mdm/commands/<name>.yaml). */
@@ -101,6 +152,10 @@ export const COMMAND_SCHEMAS = {
       ManifestURL: { type: 'string', pattern: '^https://', maxLength: 2048 },
       ManagementFlags: { enum: [0, 1, 4, 5] },
       InstallAsManaged: bool,
+      // The app's managed configuration and attributes from the start (a Settings item would fail
+      // while the app is not installed yet).
+      Configuration: APP_CONFIGURATION,
+      Attributes: APP_ATTRIBUTES,
     },
     [],
     { oneOf: [{ required: ['App'] }, { required: ['ManifestURL'] }] },

@@ -408,9 +408,19 @@ export class AppleMdmService implements CheckinService {
       if (!this.store.userChannel(enrollmentId)) throw new AppleError(`device ${deviceId} has no user channel for ${opts.user}`, 'not-found');
     }
     const unlockToken = type === 'ClearPasscode' && device.unlockToken ? this.escrow.open(device.unlockToken, unlockContext(deviceId)) : undefined;
-    const request = commandRequest(type, params, { unlockToken, manifestUrlOf: (id) => this.manifestUrl(id) });
+    const request = commandRequest(type, this.withAppSettings(deviceId, type, params), { unlockToken, manifestUrlOf: (id) => this.manifestUrl(id) });
     const uuid = await this.store.commit(() => this.insertCommand(enrollmentId, deviceId, request, ctx));
     return { uuid, enrollmentId, push: this.push.wake(enrollmentId) };
+  }
+
+  /** InstallApplication of a catalog app: the policy's Configuration / Attributes unless the caller gave its own. */
+  private withAppSettings(deviceId: string, type: string, params: unknown): unknown {
+    const p = params as { App?: unknown; Configuration?: unknown; Attributes?: unknown } | null | undefined;
+    if (type !== 'InstallApplication' || !this.appSettings || typeof p?.App !== 'string') return params;
+    const app = this.store.app(p.App);
+    const given = app && this.appSettings(deviceId, app.bundleId);
+    if (!given) return params;
+    return { ...(given.Configuration && { Configuration: given.Configuration }), ...(given.Attributes && { Attributes: given.Attributes }), ...p };
   }
 
   // ---- enrollment tokens and profiles ----
@@ -541,6 +551,11 @@ export class AppleMdmService implements CheckinService {
   organization = 'Ward';
   dataDir = '.';
   urls: () => AppleUrls = () => ({ https: 'https://localhost:8443', http: 'http://localhost:8080' });
+  /**
+   * The managed configuration and attributes (per-app VPN) a device's policy gives an app (main.ts
+   * wires the policy domain in): InstallApplication of a catalog app carries them from the start.
+   */
+  appSettings?: (deviceId: string, bundleId: string) => { Configuration?: Record<string, unknown>; Attributes?: Record<string, unknown> } | undefined;
 
   // ---- in-house apps (InstallApplication with a manifest Ward serves) ----
 

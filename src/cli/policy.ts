@@ -314,15 +314,20 @@ export const policyCommands: VerbGroup = {
     }),
     compliance: verb({
       usage: 'policy compliance DEVICE [--json]',
-      summary: 'compliant or not, with every reason (from the facts the device last reported)',
+      summary: 'compliant or not, with every reason and the breach actions in force (from the facts the device last reported)',
       options: { json: { type: 'boolean' } },
       run(cli, { positionals, values }) {
         const id = need(positionals[0], 'policy compliance DEVICE [--json]');
-        const r = services(cli).compliance.evaluate(id);
+        const { compliance } = services(cli);
+        const r = compliance.evaluate(id);
         if (!r) throw new CommandFailed(`no device ${id} has reported facts`);
-        if (values.json) return cli.printJson(r);
-        cli.print(`${id}: ${r.status}${r.compliant ? '' : ' (not compliant)'}  policy ${r.policyHash}`);
+        const actions = compliance.standingActions(id);
+        if (values.json) return cli.printJson({ ...r, standingActions: actions });
+        cli.print(`${id}: ${r.status}${r.compliant ? '' : ' (not compliant)'}  policy ${r.policyHash}${r.breachAction ? `  on breach: ${r.breachAction}` : ''}`);
         for (const f of r.findings) cli.print(`  ${f.ok ? 'ok  ' : f.enforced ? 'FAIL' : 'warn'} ${f.rule.padEnd(14)} ${f.text}${!f.ok && !f.enforced ? ` (grace until ${f.graceUntil})` : ''}`);
+        for (const a of actions) {
+          cli.print(`  ${a.action.toUpperCase().padEnd(10)} since ${a.takenAt}${a.commandId ? `, command ${a.commandId}` : ''}${a.note ? ` (${a.note})` : ''}`);
+        }
       },
     }),
     report: verb({

@@ -73,10 +73,16 @@ export function appleDeviceFacts(d: AppleDeviceLike, expectedPolicy?: { hash: st
     passcodeCompliant: d.passcodeCompliant ?? undefined,
     encrypted: d.encrypted ?? undefined,
     installedApps: apps,
+    sharedIpad: d.facts.isMultiUser === true ? true : undefined,
     appliedPolicy,
     certificateSerials: [d.certificateSerial],
     macAddresses: mac ? [mac] : undefined,
   });
+}
+
+/** The network identity (SCEP payload UUID and certificate common name) a device's policy profile carries. */
+function networkIdentity(identifier: string, deviceId: string): { payloadUuid: string; localIdentifier: string } {
+  return { payloadUuid: nameBasedUuid(`${identifier}/identity/${deviceId}`), localIdentifier: `ward-network-${deviceId}` };
 }
 
 /**
@@ -96,8 +102,7 @@ export function appleDeviceContext(
   const s = compiled.effective.settings;
   let identity: AppleCompileContext['identity'];
   if (((s.wifi?.length ?? 0) > 0 || s.vpn) && opts.newChallenge && opts.scepUrl) {
-    const payloadUuid = nameBasedUuid(`${identifier}/identity/${d.id}`);
-    const cn = `ward-network-${d.id}`;
+    const { payloadUuid, localIdentifier: cn } = networkIdentity(identifier, d.id);
     identity = {
       payloadUuid,
       localIdentifier: cn,
@@ -113,6 +118,27 @@ export function appleDeviceContext(
     identity,
     rootCertificate: opts.rootCertificate,
   };
+}
+
+/**
+ * The managed configuration and attributes (per-app VPN) a device's policy gives one app: what
+ * InstallApplication carries (AppleMdmService.appSettings). identity: whether the device's policy
+ * profile carries the network identity (policy.wifiIdentity), without which it has no VPN.
+ */
+export function appleAppSettings(
+  d: AppleDeviceLike & { enrollmentType: string },
+  compiled: CompiledPolicy,
+  bundleId: string,
+  opts: { organization: string; identifier?: string; identity: boolean },
+): { Configuration?: Record<string, unknown>; Attributes?: Record<string, unknown> } | undefined {
+  const dctx = appleDeviceContext(d, compiled, { organization: opts.organization, identifier: opts.identifier });
+  if (!dctx) return undefined;
+  if (opts.identity) dctx.identity = networkIdentity(dctx.identifier!, d.id);
+  const items = compiled.apple(dctx).settings.filter((i) => i.Identifier === bundleId);
+  const configuration = items.find((i) => i.Item === 'ApplicationConfiguration')?.Configuration as Record<string, unknown> | undefined;
+  const attributes = items.find((i) => i.Item === 'ApplicationAttributes')?.Attributes as Record<string, unknown> | undefined;
+  if (!configuration && !attributes) return undefined;
+  return { ...(configuration && { Configuration: configuration }), ...(attributes && { Attributes: attributes }) };
 }
 
 /** A DeviceFactsSource over the Apple domain's service (devices() and device(id)). */

@@ -57,7 +57,7 @@ export interface AndroidPolicy {
   applications?: { allowedPackages?: string[]; blockedPackages?: string[] };
   managedConfigurations?: Array<{ packageName: string; restrictions: Record<string, string | number | boolean | string[]> }>;
   lockTask?: { packages: string[]; features: Array<(typeof LOCK_TASK_FEATURES)[number]>; homePackage: string; keepScreenOn: boolean };
-  sharedDevice?: { sessionIdleTimeoutMs?: number; clearAppDataOnSessionEnd: boolean; clearPackages?: string[] };
+  sharedDevice?: { sessionIdleTimeoutMs?: number; clearAppDataOnSessionEnd: boolean; clearPackages?: string[]; sessionEndTimes?: string[] };
   systemUpdatePolicy?: { type: 'AUTOMATIC' | 'WINDOWED' | 'POSTPONE'; windowStartMinutes?: number; windowEndMinutes?: number };
   wifiNetworks?: Array<{
     ssid: string;
@@ -148,6 +148,13 @@ export const androidPolicySchema = {
           sessionIdleTimeoutMs: posInt(720 * 60_000),
           clearAppDataOnSessionEnd: { type: 'boolean', description: 'clearApplicationUserData for each package at session end (API 28+).' },
           clearPackages: { ...packages, description: 'Absent: every managed app.' },
+          sessionEndTimes: {
+            type: 'array',
+            maxItems: 24,
+            uniqueItems: true,
+            items: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
+            description: 'Shift changes: local device times (HH:MM) at which the agent ends the session (and clears app data when asked), whoever is signed in.',
+          },
         },
         ['clearAppDataOnSessionEnd'],
       ),
@@ -322,6 +329,7 @@ export function compileAndroid(policy: EffectivePolicy): AndroidCompiled {
       sessionIdleTimeoutMs: sd.sessionTimeoutMinutes === undefined ? undefined : sd.sessionTimeoutMinutes * 60_000,
       clearAppDataOnSessionEnd: sd.clearDataOnLogout ?? false,
       clearPackages: sd.clearPackages,
+      sessionEndTimes: sd.shiftChanges,
     };
     if (sd.temporarySessionOnly !== undefined) skip('sharedDevice.temporarySessionOnly', 'Apple Shared iPad only; an Android dedicated device always runs sessions of the agent\'s own sign-in');
   }

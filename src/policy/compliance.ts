@@ -4,7 +4,7 @@
 import { explainSettings } from './explain';
 import { compareVersions, type EffectivePolicy } from './resolve';
 import { SAFEGUARDS, sortSafeguards } from './safeguards';
-import type { BreachAction, GracedRule, PolicySettings } from './schema';
+import { BREACH_ACTIONS, type BreachAction, type BreachRule, type GracedRule, type PolicySettings } from './schema';
 
 export type Platform = 'ios' | 'ipados' | 'macos' | 'android';
 export const PLATFORMS: readonly Platform[] = ['ios', 'ipados', 'macos', 'android'];
@@ -37,6 +37,8 @@ export interface DeviceFacts {
   installedApps?: string[];
   /** Android lock task running; Apple Single App Mode in effect. */
   kioskActive?: boolean;
+  /** Apple: a Shared iPad (DeviceInformation IsMultiUser), the device shift-change log-outs go to. */
+  sharedIpad?: boolean;
   /** The effective policy hash the device confirmed applying (Android policyEtag; Apple: mapped from ProfileList by the Apple domain). */
   appliedPolicy?: string;
   /** Serials (lowercase hex) of the Ward identity certificates the device holds: NAC look-up keys. */
@@ -45,7 +47,7 @@ export interface DeviceFacts {
   macAddresses?: string[];
 }
 
-export type RuleId = 'enrolled' | 'lastSeen' | GracedRule;
+export type RuleId = BreachRule;
 export type ComplianceStatus = 'compliant' | 'grace' | 'noncompliant';
 
 /** Hours a failing rule may stay failing before it counts (a policy's compliance.graceHours overrides). */
@@ -101,8 +103,28 @@ export interface ComplianceResult extends ComplianceState {
   evaluatedAt: string;
   /** The earliest time the verdict can change by the clock alone (grace ends, offline limit, patch age); null: never. */
   validUntil: string | null;
-  /** What to do on breach (noncompliant only): the policy's compliance.onBreach, default mark. */
+  /**
+   * What to do on breach (noncompliant only): the strongest action of the enforced failing rules
+   * (compliance.onBreachByRule, else compliance.onBreach, else mark). mark < quarantine < lock, each
+   * including the one before; a kiosk is quarantined, never locked.
+   */
   breachAction?: BreachAction;
+}
+
+/** Whether a breach action includes `level` (mark < quarantine < lock). */
+export function breachIncludes(action: BreachAction | undefined, level: BreachAction): boolean {
+  return action !== undefined && BREACH_ACTIONS.indexOf(action) >= BREACH_ACTIONS.indexOf(level);
+}
+
+function breachActionOf(settings: PolicySettings, failing: RuleId[]): BreachAction {
+  const c = settings.compliance;
+  let action: BreachAction = 'mark';
+  for (const rule of failing) {
+    const a = c?.onBreachByRule?.[rule] ?? c?.onBreach ?? 'mark';
+    if (BREACH_ACTIONS.indexOf(a) > BREACH_ACTIONS.indexOf(action)) action = a;
+  }
+  // A patient may be using a kiosk: never locked, held by the NAC instead.
+  return action === 'lock' && settings.mode === 'kiosk' ? 'quarantine' : action;
 }
 
 const HOUR = 3_600_000;
@@ -251,7 +273,7 @@ export function evaluateCompliance(input: { facts: DeviceFacts; policy: Effectiv
     policyHash: policy.hash,
     evaluatedAt: input.now.toISOString(),
     validUntil: Number.isFinite(validUntil) ? new Date(validUntil).toISOString() : null,
-    breachAction: status === 'noncompliant' ? (policy.settings.compliance?.onBreach ?? 'mark') : undefined,
+    breachAction: status === 'noncompliant' ? breachActionOf(policy.settings, failing.filter((f) => f.enforced).map((f) => f.rule)) : undefined,
   };
 }
 

@@ -3,10 +3,10 @@
 // assignment by scope, compliance evaluation and the NAC answer.
 export {
   policySettingsSchema, validatePolicySettings, policyProblems, PolicyValidationError, SETTING_SPECS, settingSpec,
-  DEVICE_MODES, PASSCODE_COMPLEXITIES, BREACH_ACTIONS, COMPLIANCE_RULES,
+  DEVICE_MODES, PASSCODE_COMPLEXITIES, BREACH_ACTIONS, BREACH_RULES, COMPLIANCE_RULES,
 } from './schema';
 export type {
-  PolicySettings, DeviceMode, PasscodeComplexity, BreachAction, GracedRule, AppRef, ManagedAppConfig, WifiNetwork, PerAppVpn,
+  PolicySettings, DeviceMode, PasscodeComplexity, BreachAction, BreachRule, GracedRule, AppRef, ManagedAppConfig, WifiNetwork, PerAppVpn,
   KioskSettings, SharedDeviceSettings, ComplianceSettings, MergeRule, SettingSpec,
 } from './schema';
 export { SAFEGUARDS, safeguard, safeguardLabel } from './safeguards';
@@ -23,21 +23,23 @@ export { compileApple, mobileconfig, nameBasedUuid, scepIdentityPayload, DEFAULT
 export type { AppleCompileContext, AppleCompiled, AppleEnrollmentKind, ApplePlatform, ProfileDict, ProfileValue, ProfileEncoder, NotApplied } from './apple';
 export { compileAndroid, androidPolicySchema, androidPolicyProblems, USER_RESTRICTIONS } from './android';
 export type { AndroidPolicy, AndroidCompiled } from './android';
-export { evaluateCompliance, hipaaReport, DEFAULT_GRACE_HOURS, DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS } from './compliance';
+export { evaluateCompliance, hipaaReport, breachIncludes, DEFAULT_GRACE_HOURS, DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS } from './compliance';
 export type { DeviceFacts, Platform, ComplianceResult, ComplianceStatus, ComplianceState, Finding, RuleId, HipaaReport, SafeguardEvidence, SafeguardStatus } from './compliance';
 export { PolicyService, PolicyError, POLICY_NAME, GROUP_NAME } from './service';
 export type { PolicyPublisher, PublishReply, CompiledPolicy, PolicyView, PolicyDetail, PolicyHistoryEntry, PolicyTarget, PublishOutcome, PolicyDeps } from './service';
-export { ComplianceService, normalizeMac, normalizeSerial } from './lookup';
+export { ComplianceService, LockRefused, normalizeMac, normalizeSerial } from './lookup';
 export type { DeviceFactsSource, BreachResponder, CertificateState, NacAnswer, ComplianceSummary, ComplianceDeps, LookupKind } from './lookup';
 /** The admin surface's name for the NAC look-up service (src/admin/domains.ts ComplianceLookup). */
 export { ComplianceService as ComplianceLookup } from './lookup';
 export { policyCatalog, parseAssignmentRef, assignmentRef } from './catalog';
 export type { CatalogPolicy } from './catalog';
-export { appleDeviceFacts, appleDeviceContext, appleFactsSource, androidDeviceFacts, androidFactsSource, androidPolicySource } from './adapters';
+export { appleDeviceFacts, appleDeviceContext, appleAppSettings, appleFactsSource, androidDeviceFacts, androidFactsSource, androidPolicySource } from './adapters';
 export type { AppleDeviceLike, AndroidDeviceLike } from './adapters';
-export { androidPublisher, applePublisher } from './publishers';
+export { androidPublisher, applePublisher, androidBreachResponder, appleBreachResponder, appleSessionEnder } from './publishers';
+export { ShiftChanges } from './shifts';
+export type { SessionEnder, ShiftRun } from './shifts';
 export type { ApplePublisherDeps } from './publishers';
-export type { GroupRow, AssignmentRow } from './store';
+export type { GroupRow, AssignmentRow, BreachActionRow } from './store';
 
 /** The CA's record of a serial as compliance needs it (main.ts passes ca.certificate). */
 export function certificateStateOf(lookup: (serial: string) => { revokedAt: string | null; notAfter: string } | undefined, clock: () => Date = () => new Date()) {

@@ -7,10 +7,11 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { SYSTEM_ACTOR, canonicalJson, type AuditContext, type AuditLog } from '../audit';
 import type { WardDb } from '../db';
-import { PLATFORMS, evaluateCompliance, hipaaReport, type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type RuleId } from './compliance';
-import type { BreachAction } from './schema';
+import {
+  PLATFORMS, breachIncludes, evaluateCompliance, hipaaReport, type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type Platform, type RuleId,
+} from './compliance';
 import type { PolicyService } from './service';
-import type { DeviceRow, PolicyStore, StoredStatus } from './store';
+import type { BreachActionRow, DeviceRow, PolicyStore, StoredStatus } from './store';
 
 /** One platform's devices as compliance sees them (main.ts adapts the Apple and Android domains). */
 export interface DeviceFactsSource {
@@ -21,9 +22,20 @@ export interface DeviceFactsSource {
   all(): Iterable<DeviceFacts>;
 }
 
-/** What a platform does when a device turns non-compliant and its policy says lock or quarantine. */
+/**
+ * A platform that locks a device whose breach calls for it (Apple DeviceLock, Android LOCK). lock()
+ * queues the command with the platform's own audit event in the command's transaction, wakes the
+ * device, and returns the command id. It throws LockRefused when this device cannot be locked at all
+ * (not retried), anything else when it may work later (retried).
+ */
 export interface BreachResponder {
-  onBreach(deviceId: string, action: Exclude<BreachAction, 'mark'>, result: ComplianceResult): void | Promise<void>;
+  readonly platforms: readonly Platform[];
+  lock(device: { id: string; platform: Platform }, result: ComplianceResult, ctx: AuditContext): Promise<{ commandId: string }> | { commandId: string };
+}
+
+/** The device cannot be locked (unsupported platform, checked out, unenrolled): recorded once, not retried. */
+export class LockRefused extends Error {
+  override name = 'LockRefused';
 }
 
 /** What the certificate serial a NAC asks about stands for now (the CA's record). */
@@ -38,13 +50,15 @@ export interface NacAnswer {
   deviceId: string;
   compliant: boolean;
   status: ComplianceStatus;
-  /** The NAC should put the device on the quarantine network (policy compliance.onBreach quarantine). */
+  /** The NAC should put the device on the quarantine network: a breach whose action is quarantine or lock stands. */
   quarantine: boolean;
   reasons: string[];
   policy: string;
   evaluatedAt: string;
   /** Until when the answer holds unless the device reports something new (null: no clock-driven change). */
   validUntil: string | null;
+  /** Seconds from now (Ward's clock) until validUntil: how long a cache may keep the answer at most (null: no limit). */
+  secondsValid: number | null;
 }
 
 export interface ComplianceSummary {
@@ -65,6 +79,8 @@ export interface ComplianceDeps {
   certificateStatus?: (serial: string) => CertificateState;
   /** A source's facts are re-read for a device look-up at most this often (default 15 s). */
   refreshMs?: number;
+  /** A lock that failed for a passing reason is tried again after this long (default 15 min). */
+  lockRetryMs?: number;
 }
 
 /** aa:bb:cc:dd:ee:ff from any common spelling (AA-BB-..., aabb.ccdd.eeff, aabbccddeeff), else undefined. */
@@ -105,6 +121,12 @@ function checkFacts(f: DeviceFacts): void {
   if (typeof f.factsVersion !== 'string' && typeof f.factsVersion !== 'number') throw new TypeError('facts.factsVersion must be a string or number');
 }
 
+/** A device whose breach calls for a lock it has not had yet. */
+interface LockDue {
+  result: ComplianceResult;
+  platform: Platform;
+}
+
 interface CacheEntry {
   key: string;
   facts: DeviceFacts;
@@ -118,6 +140,8 @@ export class ComplianceService {
   private readonly responders: BreachResponder[] = [];
   private readonly cache = new Map<string, CacheEntry>();
   private readonly refreshedAt = new Map<string, number>();
+  private readonly locking = new Map<string, Promise<void>>();
+  private readonly lockFailedAt = new Map<string, number>();
   private lastSync = 0;
 
   constructor(private readonly deps: ComplianceDeps) {
@@ -144,7 +168,7 @@ export class ComplianceService {
    */
   report(facts: DeviceFacts, ctx: AuditContext = { actor: SYSTEM_ACTOR }): ComplianceResult {
     checkFacts(facts);
-    const breaches: ComplianceResult[] = [];
+    const breaches: LockDue[] = [];
     const result = this.deps.db.write(() => {
       const row = this.storeFacts(facts);
       return this.judge(row, facts, ctx, breaches);
@@ -190,7 +214,7 @@ export class ComplianceService {
    * Evaluates one stored device (cached), persisting the verdict when it or the failing rules
    * changed. Runs inside a write transaction when it may write.
    */
-  private judge(row: DeviceRow, factsIn: DeviceFacts | undefined, ctx: AuditContext, breaches: ComplianceResult[]): ComplianceResult {
+  private judge(row: DeviceRow, factsIn: DeviceFacts | undefined, ctx: AuditContext, breaches: LockDue[]): ComplianceResult {
     const now = this.now();
     const policy = this.deps.policies.effectiveFor({ deviceId: row.deviceId, group: row.groupName ?? undefined });
     const key = `${row.factsVersion}\u0000${policy.hash}\u0000${row.evaluation ? crypto.createHash('sha1').update(row.evaluation).digest('hex') : ''}`;
@@ -201,14 +225,31 @@ export class ComplianceService {
     const result = evaluateCompliance({ facts, policy, previous: previous && { status: previous.status, failingSince: previous.failingSince }, now });
     const statusChanged = result.status !== row.status;
     const rulesChanged = canonicalJson(result.failingSince) !== canonicalJson(previous?.failingSince ?? {}) || previous?.policyHash !== result.policyHash;
+    const standing = this.store.breachActions(row.deviceId);
+    const breach = result.status === 'noncompliant';
+    const quarantine = breach && breachIncludes(result.breachAction, 'quarantine');
+    const quarantined = standing.some((a) => a.action === 'quarantine');
+    // A breach's actions stand until the device is compliant again (or, for quarantine, until the policy no longer asks for it).
+    const released = standing.filter((a) => !breach || (a.action === 'quarantine' && !quarantine));
     let evaluation = row.evaluation;
-    if (statusChanged || rulesChanged || !previous) {
+    if (statusChanged || rulesChanged || !previous || quarantine !== quarantined || released.length) {
       evaluation = JSON.stringify(result);
+      const at = result.evaluatedAt;
       this.deps.db.write(() => {
-        this.store.updateVerdict({ deviceId: row.deviceId, status: result.status, statusSince: statusChanged ? result.evaluatedAt : row.statusSince, evaluation });
+        this.store.updateVerdict({ deviceId: row.deviceId, status: result.status, statusSince: statusChanged ? at : row.statusSince, evaluation });
         if (statusChanged) this.recordChange(row.status, result, ctx);
+        if (quarantine && !quarantined) {
+          this.store.insertBreachAction({ deviceId: row.deviceId, action: 'quarantine', takenAt: at, commandId: null, note: null });
+          this.recordAction(ctx, 'policy.compliance.quarantined', result, { since: at });
+        }
+        if (released.length) {
+          for (const a of released) this.store.deleteBreachAction(row.deviceId, a.action);
+          this.recordAction(ctx, 'policy.compliance.released', result, { actions: released.map((a) => ({ action: a.action, takenAt: a.takenAt, commandId: a.commandId })) });
+        }
       });
-      if (statusChanged && result.status === 'noncompliant') breaches.push(result);
+    }
+    if (breach && breachIncludes(result.breachAction, 'lock') && !standing.some((a) => a.action === 'lock')) {
+      breaches.push({ result, platform: row.platform as Platform });
     }
     const validUntil = result.validUntil ? Date.parse(result.validUntil) : Number.POSITIVE_INFINITY;
     const nextKey = `${row.factsVersion}\u0000${policy.hash}\u0000${evaluation ? crypto.createHash('sha1').update(evaluation).digest('hex') : ''}`;
@@ -235,16 +276,66 @@ export class ComplianceService {
     }
   }
 
-  /** After commit: lock or quarantine through the platforms that can. */
-  private respond(breaches: ComplianceResult[]): void {
-    for (const b of breaches) {
-      if (!b.breachAction || b.breachAction === 'mark') continue;
-      for (const r of this.responders) {
-        Promise.resolve()
-          .then(() => r.onBreach(b.deviceId, b.breachAction as Exclude<BreachAction, 'mark'>, b))
-          .catch((e) => this.deps.log?.error({ err: e, deviceId: b.deviceId }, 'compliance: breach response failed'));
-      }
+  private recordAction(ctx: AuditContext, action: string, result: ComplianceResult, details: Record<string, unknown>, failure?: string): void {
+    this.deps.audit.record({
+      ...ctx,
+      action,
+      target: { type: 'device', id: result.deviceId },
+      ...(failure !== undefined && { outcome: 'failure' as const, reason: failure }),
+      details: { ...details, status: result.status, breachAction: result.breachAction ?? null, reasons: result.reasons, policy: result.policyHash },
+    });
+  }
+
+  /**
+   * After commit: asks the device's platform to lock each device whose breach calls for it, once
+   * per breach. The lock and its audit event are one transaction; a refusal is recorded once, a
+   * passing failure is tried again after lockRetryMs.
+   */
+  private respond(due: LockDue[]): void {
+    // A process without platforms (wardctl) leaves locking to the daemon.
+    if (this.responders.length === 0) return;
+    for (const { result, platform } of due) {
+      const id = result.deviceId;
+      if (this.locking.has(id)) continue;
+      const failedAt = this.lockFailedAt.get(id);
+      if (failedAt !== undefined && Date.now() - failedAt < (this.deps.lockRetryMs ?? 15 * 60_000)) continue;
+      const ctx: AuditContext = { actor: SYSTEM_ACTOR };
+      const responder = this.responders.find((r) => r.platforms.includes(platform));
+      const run = (async () => {
+        try {
+          if (!responder) throw new LockRefused(`Ward cannot lock ${platform} devices`);
+          const { commandId } = await responder.lock({ id, platform }, result, ctx);
+          this.lockFailedAt.delete(id);
+          this.deps.db.write(() => {
+            // Compliant again meanwhile: the command went out, but no breach is left to hold it against.
+            if (this.store.device(id)?.status === 'noncompliant') this.store.insertBreachAction({ deviceId: id, action: 'lock', takenAt: this.now().toISOString(), commandId, note: null });
+            this.recordAction(ctx, 'policy.compliance.lock_queued', result, { platform, commandId });
+          });
+        } catch (e) {
+          const why = (e as Error).message;
+          const refused = e instanceof LockRefused;
+          this.deps.db.write(() => {
+            if (refused && this.store.device(id)?.status === 'noncompliant') {
+              this.store.insertBreachAction({ deviceId: id, action: 'lock', takenAt: this.now().toISOString(), commandId: null, note: why.slice(0, 300) });
+            }
+            this.recordAction(ctx, 'policy.compliance.lock_failed', result, { platform, retried: !refused }, why.slice(0, 300));
+          });
+          if (!refused) this.lockFailedAt.set(id, Date.now());
+          this.deps.log?.error({ err: why, deviceId: id, platform }, `compliance: the device could not be locked${refused ? '' : '; tried again later'}`);
+        }
+      })().finally(() => this.locking.delete(id));
+      this.locking.set(id, run);
     }
+  }
+
+  /** Resolves once every lock asked for so far has been queued or has failed (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.locking.size) await Promise.all([...this.locking.values()]);
+  }
+
+  /** The breach actions in force for a device (quarantine, lock). */
+  standingActions(deviceId: string): BreachActionRow[] {
+    return this.store.breachActions(deviceId);
   }
 
   // ---------------------------------------------------------------- sources
@@ -271,7 +362,7 @@ export class ComplianceService {
   sync(): { devices: number; changed: number } {
     let devices = 0;
     let changed = 0;
-    const breaches: ComplianceResult[] = [];
+    const breaches: LockDue[] = [];
     this.lastSync = Date.now();
     const seen = new Set<string>();
     const batch: Array<DeviceFacts | string> = [];
@@ -301,6 +392,12 @@ export class ComplianceService {
       if (batch.length >= 200) flush();
     }
     if (batch.length) flush();
+    // Locks still due from before (a failure to retry, a restart in between).
+    const listed = new Set(breaches.map((b) => b.result.deviceId));
+    for (const d of this.store.notLocked()) {
+      const result = JSON.parse(d.evaluation) as ComplianceResult;
+      if (!listed.has(d.deviceId) && breachIncludes(result.breachAction, 'lock')) breaches.push({ result, platform: d.platform as Platform });
+    }
     this.respond(breaches);
     return { devices, changed };
   }
@@ -312,7 +409,7 @@ export class ComplianceService {
     this.refreshFromSources(deviceId);
     const row = this.store.device(deviceId);
     if (!row) return undefined;
-    const breaches: ComplianceResult[] = [];
+    const breaches: LockDue[] = [];
     const r = this.judge(row, undefined, { actor: SYSTEM_ACTOR }, breaches);
     this.respond(breaches);
     return r;
@@ -363,11 +460,12 @@ export class ComplianceService {
       deviceId: found.deviceId,
       compliant,
       status,
-      quarantine: !compliant && result.breachAction === 'quarantine',
+      quarantine: this.store.breachActions(found.deviceId).some((a) => a.action === 'quarantine'),
       reasons,
       policy: result.policyHash,
       evaluatedAt: result.evaluatedAt,
       validUntil: result.validUntil,
+      secondsValid: result.validUntil === null ? null : Math.max(0, Math.floor((Date.parse(result.validUntil) - this.now().getTime()) / 1000)),
     };
   }
 

@@ -1,11 +1,31 @@
-// PolicyPublisher implementations over the platform services (structural types: main.ts passes
-// the Apple and Android services in). Android: the ETag of the policy changes and held command
-// polls are woken (AndroidService.policyChanged). Apple: the signed profile is queued with
-// InstallProfile (which pushes), followed by a Settings command for what profiles cannot carry.
+// The platforms' side of policy (structural types: main.ts passes the Apple and Android services in).
+// Publishing: Android's policy ETag changes and held command polls are woken
+// (AndroidService.policyChanged); Apple devices get the signed profile with InstallProfile (which
+// pushes), then a Settings command for what profiles cannot carry (managed app configuration,
+// per-app VPN attributes, Shared iPad settings). Breach: Apple DeviceLock / Android LOCK. Shift
+// change: Apple LogOutUser.
 import type { Logger } from 'pino';
 import { SYSTEM_ACTOR, type AuditContext } from '../audit';
 import { mobileconfig, type AppleCompileContext, type ProfileEncoder } from './apple';
+import type { ComplianceResult, Platform } from './compliance';
+import { LockRefused, type BreachResponder } from './lookup';
 import type { CompiledPolicy, PolicyPublisher } from './service';
+import type { SessionEnder } from './shifts';
+
+const APPLE_PLATFORMS: readonly Platform[] = ['ios', 'ipados', 'macos'];
+
+/** The platforms' refusals that will not change by retrying (device gone, unenrolled, bad request). */
+const PERMANENT = new Set(['not-found', 'conflict', 'bad-request', 'invalid-parameters']);
+
+function permanent(e: unknown): boolean {
+  const code = (e as { code?: unknown; reason?: unknown })?.code ?? (e as { reason?: unknown })?.reason;
+  return typeof code === 'string' && PERMANENT.has(code);
+}
+
+/** What a device's lock screen says after a breach (policy.breachLockMessage). */
+function lockMessage(template: string, result: ComplianceResult): string {
+  return template.replace('{reason}', result.reasons[0]?.replace(/ \(grace until .*\)$/, '') ?? 'policy breach').slice(0, 200);
+}
 
 export function androidPublisher(android: { policyChanged(deviceIds?: string[]): number }): PolicyPublisher {
   return {
@@ -16,9 +36,60 @@ export function androidPublisher(android: { policyChanged(deviceIds?: string[]):
   };
 }
 
+/** Android LOCK through the agent channel (queued, audited, the held poll woken). */
+export function androidBreachResponder(
+  android: { queueCommand(deviceId: string, type: string, params: unknown, ctx: AuditContext): { id: string } },
+  opts: { message: string },
+): BreachResponder {
+  return {
+    platforms: ['android'],
+    lock(device, result, ctx) {
+      try {
+        return { commandId: android.queueCommand(device.id, 'LOCK', { message: lockMessage(opts.message, result) }, ctx).id };
+      } catch (e) {
+        throw permanent(e) ? new LockRefused((e as Error).message) : e;
+      }
+    },
+  };
+}
+
+/** AppleMdmService.queueCommand: validates, stores, audits and pushes. */
+type AppleQueue = (deviceId: string, type: string, params: unknown, ctx: AuditContext) => Promise<{ uuid: string; push?: Promise<unknown> }>;
+
+async function queueApple(queue: AppleQueue, deviceId: string, type: string, params: unknown, ctx: AuditContext): Promise<{ commandId: string }> {
+  const q = await queue(deviceId, type, params, ctx);
+  // The push is best effort: the device fetches the command at its next check-in anyway.
+  void q.push?.catch(() => undefined);
+  return { commandId: q.uuid };
+}
+
+/**
+ * Apple DeviceLock (mdm/commands/device.lock.yaml) for iPhone and iPad. A Mac locks only with a
+ * 6-digit Find My PIN Ward would have to keep: Macs are not locked (quarantine still holds them).
+ */
+export function appleBreachResponder(deps: { queueCommand: AppleQueue; message: string }): BreachResponder {
+  return {
+    platforms: ['ios', 'ipados'],
+    async lock(device, result, ctx) {
+      try {
+        return await queueApple(deps.queueCommand, device.id, 'DeviceLock', { Message: lockMessage(deps.message, result) }, ctx);
+      } catch (e) {
+        throw permanent(e) ? new LockRefused((e as Error).message) : e;
+      }
+    },
+  };
+}
+
+/** Apple LogOutUser on a Shared iPad at shift change (mdm/commands/user.logout.yaml). */
+export function appleSessionEnder(deps: { queueCommand: AppleQueue }): SessionEnder {
+  return {
+    platforms: ['ipados'],
+    logOut: (deviceId, ctx) => queueApple(deps.queueCommand, deviceId, 'LogOutUser', {}, ctx),
+  };
+}
+
 export interface ApplePublisherDeps {
-  /** AppleMdmService.queueCommand: validates, stores, audits and pushes. */
-  queueCommand(deviceId: string, type: string, params: unknown, ctx: AuditContext): Promise<unknown>;
+  queueCommand: AppleQueue;
   encoder: ProfileEncoder;
   /** Per device: organization, platform, enrollment kind, supervision, identity; undefined skips the device (gone or checked out). */
   deviceContext(deviceId: string, compiled: CompiledPolicy): AppleCompileContext | undefined;
@@ -26,9 +97,8 @@ export interface ApplePublisherDeps {
 }
 
 export function applePublisher(deps: ApplePublisherDeps): PolicyPublisher {
-  let settingsRefused = false;
   return {
-    platforms: ['ios', 'ipados', 'macos'],
+    platforms: APPLE_PLATFORMS,
     async onPolicyChanged(deviceIds, compiled) {
       const failed: string[] = [];
       const ctx: AuditContext = { actor: SYSTEM_ACTOR, source: null, requestId: null };
@@ -38,20 +108,12 @@ export function applePublisher(deps: ApplePublisherDeps): PolicyPublisher {
         try {
           const apple = compiled.apple(dctx);
           const bytes = mobileconfig(apple, deps.encoder);
-          await deps.queueCommand(id, 'InstallProfile', { Payload: bytes.toString('base64') }, ctx);
-          if (apple.settings.length && !settingsRefused) {
-            try {
-              await deps.queueCommand(id, 'Settings', { Settings: apple.settings }, ctx);
-            } catch (e) {
-              // The Apple domain validates Settings items against its own list; until it accepts
-              // these (ApplicationConfiguration, ApplicationAttributes, SharedDeviceConfiguration), say so once.
-              settingsRefused = true;
-              deps.log?.warn({ err: (e as Error).message, items: apple.settings.map((s) => s.Item) }, 'policy: the Apple Settings command refused the policy items; profiles are still installed');
-            }
-          }
+          await queueApple(deps.queueCommand, id, 'InstallProfile', { Payload: bytes.toString('base64') }, ctx);
+          // After the profile: ApplicationAttributes name the VPN payload it carries.
+          if (apple.settings.length) await queueApple(deps.queueCommand, id, 'Settings', { Settings: apple.settings }, ctx);
         } catch (e) {
           failed.push(id);
-          deps.log?.error({ err: (e as Error).message, deviceId: id }, 'policy: InstallProfile could not be queued');
+          deps.log?.error({ err: (e as Error).message, deviceId: id }, 'policy: the policy could not be queued for an Apple device');
         }
       }
       return { failed };

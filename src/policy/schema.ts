@@ -23,6 +23,9 @@ export type BreachAction = (typeof BREACH_ACTIONS)[number];
 
 export const COMPLIANCE_RULES = ['passcode', 'encryption', 'osVersion', 'securityPatch', 'blockedApps', 'policyApplied', 'kiosk'] as const;
 export type GracedRule = (typeof COMPLIANCE_RULES)[number];
+/** Every rule a device is judged by: the graced ones, plus enrollment and the offline limit (no grace). */
+export const BREACH_RULES = ['enrolled', 'lastSeen', ...COMPLIANCE_RULES] as const;
+export type BreachRule = (typeof BREACH_RULES)[number];
 
 export type MergeRule = 'specific' | 'max' | 'min' | 'maxVersion' | 'or' | 'and' | 'union';
 
@@ -76,12 +79,16 @@ export interface SharedDeviceSettings {
   clearDataOnLogout?: boolean;
   /** Android: packages whose data is cleared at the end of each session (all managed apps if absent). */
   clearPackages?: string[];
+  /** Local times (HH:MM) of shift change: the signed-in user is logged out (Apple LogOutUser; Android ends the session). */
+  shiftChanges?: string[];
 }
 
 export interface ComplianceSettings {
   maxOfflineHours?: number;
   graceHours?: Partial<Record<GracedRule, number>>;
   onBreach?: BreachAction;
+  /** Per rule, overriding onBreach for that rule. */
+  onBreachByRule?: Partial<Record<BreachRule, BreachAction>>;
 }
 
 export interface PolicySettings {
@@ -124,6 +131,7 @@ export interface PolicySettings {
 const APPLE_BUNDLE_ID = '^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$';
 const ANDROID_PACKAGE = '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+$';
 const VERSION = '^[0-9]{1,4}(\\.[0-9]{1,4}){0,3}$';
+const CLOCK_TIME = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 
 type Schema = Record<string, unknown>;
 
@@ -357,6 +365,14 @@ export const policySettingsSchema: Schema = {
         items: { type: 'string', pattern: ANDROID_PACKAGE },
         description: 'Android: packages cleared at the end of a session (default: every managed app).',
       }),
+      shiftChanges: leaf('union', [AUTO_LOGOFF, UNIQUE_USER], {
+        type: 'array',
+        maxItems: 24,
+        uniqueItems: true,
+        items: { type: 'string', pattern: CLOCK_TIME },
+        description:
+          'Local times (HH:MM, 24-hour) of shift change: whoever is signed in is logged out, so the next shift signs in as themselves. Apple: Ward sends LogOutUser to each Shared iPad (policy.timeZone); Android: the agent ends the session at these times (device time). Every scope\'s times apply.',
+      }),
     }),
     auditing: section('What the device tells Ward.', {
       deviceSecurityLog: leaf('or', [AUDIT], { type: 'boolean', description: 'Android: upload the device security log (DevicePolicyManager security logging) into Ward\'s audit log.' }),
@@ -370,7 +386,14 @@ export const policySettingsSchema: Schema = {
       ),
       onBreach: leaf('specific', [INCIDENT], {
         enum: [...BREACH_ACTIONS],
-        description: 'mark: record and alert. quarantine: also tell the NAC to quarantine. lock: also lock the device (never for a kiosk a patient is using).',
+        description:
+          'What happens once a rule fails past its grace period. mark: record and alert. quarantine: also tell the NAC to quarantine the device. lock: also lock the device (Apple DeviceLock, Android LOCK), once per breach. Each includes the one before. A kiosk is never locked (a patient may be using it): lock acts as quarantine there.',
+      }),
+      onBreachByRule: leaf('specific', [INCIDENT], {
+        type: 'object',
+        additionalProperties: false,
+        description: 'The breach action per rule, overriding onBreach for that rule (e.g. lock for a blocked app, quarantine for an old OS). The strongest action of the failing rules applies.',
+        properties: Object.fromEntries(BREACH_RULES.map((r) => [r, { enum: [...BREACH_ACTIONS] }])),
       }),
     }),
   },
@@ -416,6 +439,10 @@ export function policyProblems(settings: unknown): string[] {
   if (s.mode === 'kiosk' && !s.kiosk) problems.push('/kiosk: mode kiosk needs kiosk.app, the one app the device runs');
   if (s.kiosk && s.mode !== undefined && s.mode !== 'kiosk') problems.push(`/kiosk: only for mode kiosk (this policy sets mode ${s.mode})`);
   if (s.sharedDevice && s.mode !== undefined && s.mode !== 'sharedClinicalTablet') problems.push(`/sharedDevice: only for mode sharedClinicalTablet (this policy sets mode ${s.mode})`);
+  const lockRules = Object.entries(s.compliance?.onBreachByRule ?? {}).filter(([, a]) => a === 'lock').map(([r]) => r);
+  if (s.mode === 'kiosk' && (s.compliance?.onBreach === 'lock' || lockRules.length)) {
+    problems.push(`/compliance: lock is not for mode kiosk (a patient may be using it); use quarantine${lockRules.length ? ` (onBreachByRule: ${lockRules.join(', ')})` : ''}`);
+  }
   const u = s.os?.updates;
   if (u?.type === 'windowed' && (u.windowStartMinute === undefined || u.windowEndMinute === undefined)) {
     problems.push('/os/updates: windowed needs windowStartMinute and windowEndMinute');

@@ -55,6 +55,16 @@ export interface DeviceRow {
   publishedPolicy: string | null;
 }
 
+export type StandingAction = 'quarantine' | 'lock';
+
+export interface BreachActionRow {
+  deviceId: string;
+  action: StandingAction;
+  takenAt: string;
+  commandId: string | null;
+  note: string | null;
+}
+
 type Row = Record<string, unknown>;
 
 const policyOf = (r: Row): PolicyRow => ({
@@ -148,6 +158,12 @@ export class PolicyStore {
         ON CONFLICT (kind, value) DO UPDATE SET device_id = excluded.device_id`),
       statusCounts: p('SELECT status, count(*) AS n FROM policy_devices GROUP BY status'),
       evaluations: p("SELECT evaluation FROM policy_devices WHERE status IN ('noncompliant', 'grace') AND evaluation IS NOT NULL").pluck(),
+      breachActions: p('SELECT device_id AS deviceId, action, taken_at AS takenAt, command_id AS commandId, note FROM policy_breach_actions WHERE device_id = ? ORDER BY action'),
+      insertBreachAction: p('INSERT INTO policy_breach_actions (device_id, action, taken_at, command_id, note) VALUES (@deviceId, @action, @takenAt, @commandId, @note)'),
+      deleteBreachAction: p('DELETE FROM policy_breach_actions WHERE device_id = ? AND action = ?'),
+      unlocked: p(`SELECT d.device_id, d.platform, d.evaluation FROM policy_devices d
+        WHERE d.status = 'noncompliant' AND d.evaluation IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM policy_breach_actions b WHERE b.device_id = d.device_id AND b.action = 'lock')`),
     };
   }
 
@@ -288,6 +304,25 @@ export class PolicyStore {
     const out: Record<StoredStatus, number> = { unknown: 0, compliant: 0, grace: 0, noncompliant: 0 };
     for (const r of this.s.statusCounts.all() as Array<{ status: StoredStatus; n: number }>) out[r.status] = r.n;
     return out;
+  }
+
+  // ---- breach actions in force ----
+
+  breachActions(deviceId: string): BreachActionRow[] {
+    return this.s.breachActions.all(deviceId) as BreachActionRow[];
+  }
+
+  insertBreachAction(row: BreachActionRow): void {
+    this.s.insertBreachAction.run(row);
+  }
+
+  deleteBreachAction(deviceId: string, action: StandingAction): boolean {
+    return this.s.deleteBreachAction.run(deviceId, action).changes > 0;
+  }
+
+  /** Non-compliant devices not locked for this breach yet, with their last evaluation (JSON). */
+  notLocked(): Array<{ deviceId: string; platform: string; evaluation: string }> {
+    return (this.s.unlocked.all() as Row[]).map((r) => ({ deviceId: r.device_id as string, platform: r.platform as string, evaluation: r.evaluation as string }));
   }
 
   /** Evaluations (JSON) of devices that are failing something: for the commonest reasons. */

@@ -51,7 +51,7 @@ export const TEMPLATES: readonly PolicyTemplate[] = [
       apps: { allow: [EHR, SECURE_MESSAGING] },
       managedAppConfig: [{ app: EHR, config: { fhirBaseUrl: FHIR_BASE_URL, sharedDevice: true } }],
       wifi: [CLINICAL_WIFI],
-      sharedDevice: { sessionTimeoutMinutes: 15, temporarySessionOnly: false, clearDataOnLogout: true },
+      sharedDevice: { sessionTimeoutMinutes: 15, temporarySessionOnly: false, clearDataOnLogout: true, shiftChanges: ['07:00', '19:00'] },
       auditing: { deviceSecurityLog: true, inventoryIntervalHours: 8 },
       compliance: { maxOfflineHours: 72, onBreach: 'quarantine' },
     },

@@ -27,7 +27,7 @@ export interface AppleHarness {
   stop(): Promise<void>;
 }
 
-export async function startAppleWard(overrides: Record<string, unknown> = {}): Promise<AppleHarness> {
+export async function startAppleWard(overrides: Record<string, unknown> = {}, opts: { clock?: () => Date } = {}): Promise<AppleHarness> {
   const apnsDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ward-apns-'));
   const apnsRoot = makeRoot(apnsDir, 'apns-root');
   const serverId = makeLeaf(apnsDir, apnsRoot, 'apns-standin', 'rsa:2048', ['subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth']);
@@ -42,7 +42,7 @@ export async function startAppleWard(overrides: Record<string, unknown> = {}): P
       ...appleOverrides,
       apns: { url: apns.url, caFile: apnsRoot.certPath, backoffMs: 1, maxBackoffMs: 5, maxAttempts: 2, ...((appleOverrides.apns as object) ?? {}) },
     },
-  });
+  }, opts);
   const apple = (ward as unknown as { apple: AppleMdm }).apple;
   await apple.service.importPushCertificate(
     { certificate: fs.readFileSync(pushCert.certPath), key: fs.readFileSync(pushCert.keyPath) },

@@ -110,12 +110,25 @@ t.test('every command type builds a plist libplist reads back identically', asyn
   const params: Record<string, unknown> = {
     InstallProfile: { Payload: Buffer.from('<plist><dict/></plist>').toString('base64') },
     RemoveProfile: { Identifier: 'org.example.wifi' },
-    InstallApplication: { ManifestURL: 'https://ward.example.org:8443/apple/apps/app.plist', ManagementFlags: 1 },
+    InstallApplication: {
+      ManifestURL: 'https://ward.example.org:8443/apple/apps/app.plist', ManagementFlags: 1,
+      Configuration: { fhirBaseUrl: 'https://fhir.example.org/R4', sharedDevice: true, retries: 3, wards: ['4B', 'ICU'] },
+      Attributes: { VPNUUID: '6E0B5C3A-1D2F-5A4B-8C7D-0E1F2A3B4C5D', Removable: false },
+    },
     RemoveApplication: { Identifier: 'org.example.app' },
     DeviceLock: { Message: 'Property of Example Hospital — call IT', PhoneNumber: '+1 555 0100' },
     EraseDevice: { PIN: '123456' },
     EnableLostMode: { Message: 'Lost device', PhoneNumber: '+1 555 0100', Footnote: 'IT desk' },
-    Settings: { Settings: [{ Item: 'DeviceName', DeviceName: 'ICU-iPad-7' }, { Item: 'Bluetooth', Enabled: false }] },
+    Settings: {
+      Settings: [
+        { Item: 'DeviceName', DeviceName: 'ICU-iPad-7' },
+        { Item: 'Bluetooth', Enabled: false },
+        // settings.yaml: the items policy sends (managed app configuration, per-app VPN, Shared iPad).
+        { Item: 'ApplicationConfiguration', Identifier: 'org.example.ehr', Configuration: { fhirBaseUrl: 'https://fhir.example.org/R4', timeoutSeconds: 30, sso: { realm: 'HOSP' } } },
+        { Item: 'ApplicationAttributes', Identifier: 'org.example.ehr', Attributes: { VPNUUID: '6E0B5C3A-1D2F-5A4B-8C7D-0E1F2A3B4C5D' } },
+        { Item: 'SharedDeviceConfiguration', UserSessionTimeout: 900, TemporarySessionOnly: false, PasscodePolicy: { AutoLockTime: 120, PasscodeLockGracePeriod: 0 } },
+      ],
+    },
     DeleteUser: { UserName: 'nurse@example.org', ForceDeletion: true },
     RestartDevice: { NotifyUser: true },
     ProfileList: { ManagedOnly: true },
@@ -136,6 +149,15 @@ t.test('every command type builds a plist libplist reads back identically', asyn
   t.same(info.Queries, [...DEFAULT_DEVICE_QUERIES], 'DeviceInformation asks the default queries');
   const clear = parsePlistDict(commandPlist('u', commandRequest('ClearPasscode', {}, { unlockToken }))).Command as PlistDict;
   t.ok((clear.UnlockToken as Buffer).equals(unlockToken), 'ClearPasscode carries the escrowed UnlockToken');
+  const settings = viaPlistutil(commandPlist('u', commandRequest('Settings', params.Settings)), 'cmd-settings-items').Command as PlistDict;
+  t.same((settings.Settings as PlistDict[]).slice(2), [
+    { Item: 'ApplicationConfiguration', Identifier: 'org.example.ehr', Configuration: { fhirBaseUrl: 'https://fhir.example.org/R4', timeoutSeconds: 30, sso: { realm: 'HOSP' } } },
+    { Item: 'ApplicationAttributes', Identifier: 'org.example.ehr', Attributes: { VPNUUID: '6E0B5C3A-1D2F-5A4B-8C7D-0E1F2A3B4C5D' } },
+    { Item: 'SharedDeviceConfiguration', UserSessionTimeout: 900, TemporarySessionOnly: false, PasscodePolicy: { AutoLockTime: 120, PasscodeLockGracePeriod: 0 } },
+  ], 'libplist reads the policy items back as sent');
+  const app = viaPlistutil(commandPlist('u', commandRequest('InstallApplication', params.InstallApplication)), 'cmd-install-app-config').Command as PlistDict;
+  t.same(app.Configuration, { fhirBaseUrl: 'https://fhir.example.org/R4', sharedDevice: true, retries: 3, wards: ['4B', 'ICU'] }, 'InstallApplication carries the managed configuration');
+  t.same(app.Attributes, { VPNUUID: '6E0B5C3A-1D2F-5A4B-8C7D-0E1F2A3B4C5D', Removable: false });
   const install = parsePlistDict(commandPlist('u', commandRequest('InstallProfile', params.InstallProfile))).Command as PlistDict;
   t.equal((install.Payload as Buffer).toString(), '<plist><dict/></plist>', 'InstallProfile Payload is data, not base64 text');
 });
@@ -152,6 +174,11 @@ t.test('bad command parameters get CommandFormatError with a readable reason', a
     ['Settings', { Settings: [{ Item: 'Wallpaper' }] }, /Item must be one of/],
     ['Settings', { Settings: [{ Item: 'Bluetooth', Enabled: 'yes' }] }, /Enabled must be boolean/],
     ['Settings', { Settings: [] }, /fewer than 1/],
+    ['Settings', { Settings: [{ Item: 'ApplicationConfiguration', Configuration: {} }] }, /Identifier/],
+    ['Settings', { Settings: [{ Item: 'ApplicationConfiguration', Identifier: 'org.example.ehr', Configuration: { url: null } }] }, /Configuration/],
+    ['Settings', { Settings: [{ Item: 'ApplicationAttributes', Identifier: 'org.example.ehr', Attributes: { VPNUUID: 'not-a-uuid' } }] }, /VPNUUID/],
+    ['Settings', { Settings: [{ Item: 'SharedDeviceConfiguration', PasscodePolicy: { AutoLockTime: 60 } }] }, /AutoLockTime must be >= 120/],
+    ['InstallApplication', { ManifestURL: 'https://ward.example.org/app.plist', Attributes: { Color: 'red' } }, /unknown parameter "Color"/],
     ['DeleteUser', {}, /needs UserName/],
     ['ClearPasscode', {}, /not escrowed an UnlockToken/],
     ['DeviceInformation', { Queries: 'UDID' }, /must be array/],

@@ -6,7 +6,7 @@ import { fixture } from './fixture';
 const ids = { UDID: '00008120-001A2D3C0E88802E', CommandUUID: 'c0ffee00-0000-4000-8000-000000000001' };
 
 t.test('DeviceInformation fills the inventory', async (t) => {
-  const r = parsePlistDict(fixture('result-deviceinformation', { ...ids, DeviceName: 'ICU iPhone 7', OSVersion: '18.1', SerialNumber: 'F2LXK0ABCD12' }));
+  const r = parsePlistDict(fixture('result-deviceinformation', { ...ids, DeviceName: 'ICU iPhone 7', OSVersion: '18.1', SerialNumber: 'F2LXK0ABCD12', ProductName: 'iPhone15,2', ModelName: 'iPhone', IsMultiUser: false, WiFiMAC: 'a4:c3:f0:11:22:34' }));
   t.same(factsFromResult('DeviceInformation', r), {
     udid: ids.UDID,
     deviceName: 'ICU iPhone 7',

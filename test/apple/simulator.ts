@@ -93,6 +93,8 @@ export interface DeviceOptions {
   auth?: 'mdm-signature' | 'tls' | 'both' | 'none';
   /** Trust anchors for Ward's HTTPS listener (PEM). */
   ca: string;
+  /** A Shared iPad (DeviceInformation IsMultiUser, an iPad product name) instead of an iPhone. */
+  sharedIpad?: boolean;
 }
 
 export class SimulatedDevice {
@@ -145,6 +147,9 @@ export class SimulatedDevice {
       Token: this.pushToken,
       UnlockToken: this.unlockToken,
       OSVersion: '18.1',
+      // A locally administered MAC per device (first octet 0xa6), derived from the UDID.
+      WiFiMAC: ['a6', ...(this.udid.replace(/[^0-9A-F]/gi, '').slice(-10).toLowerCase().match(/../g) ?? [])].join(':'),
+      ...(this.opts.sharedIpad ? { ProductName: 'iPad13,18', ModelName: 'iPad', IsMultiUser: true } : { ProductName: 'iPhone15,2', ModelName: 'iPhone', IsMultiUser: false }),
     };
   }
 

@@ -62,7 +62,7 @@ t.test('kiosk: lock task on the check-in app; shared tablet: sessions that clear
 
   const s = compileAndroid(effective(tpl('hipaa-shared-nursing-tablet'))).document;
   t.equal(s.deviceMode, 'dedicated');
-  t.same(s.sharedDevice, { sessionIdleTimeoutMs: 900_000, clearAppDataOnSessionEnd: true });
+  t.same(s.sharedDevice, { sessionIdleTimeoutMs: 900_000, clearAppDataOnSessionEnd: true, sessionEndTimes: ['07:00', '19:00'] }, 'sessions end at shift change');
   t.equal(s.maximumTimeToLockMs, 120_000);
   t.same(s.applications?.allowedPackages, ['org.example.ehr', 'org.example.securechat']);
 });
@@ -74,4 +74,6 @@ t.test('the schema refuses malformed documents', async (t) => {
   t.same(androidPolicyProblems({ ...good, extra: 1 }), ['/: must NOT have additional properties']);
   t.ok(androidPolicyProblems({ ...good, passwordPolicy: { scope: 'device' } }).length > 0);
   t.ok(androidPolicyProblems(null).length > 0);
+  const shared = compileAndroid(effective(tpl('hipaa-shared-nursing-tablet'))).document;
+  t.same(androidPolicyProblems({ ...shared, sharedDevice: { ...shared.sharedDevice, sessionEndTimes: ['7:00'] } }), ['/sharedDevice/sessionEndTimes/0: must match pattern "^([01][0-9]|2[0-3]):[0-5][0-9]$"']);
 });

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { openDatabase } from '../../src/db';
-import { androidPolicyProblems } from '../../src/policy';
+import { AuditLog } from '../../src/audit';
+import { ComplianceService, PolicyService, SAFEGUARDS, androidPolicyProblems } from '../../src/policy';
 import { tool, wardctl, writeTestConfig } from '../support/ward';
 
 const { file, dir } = writeTestConfig();
@@ -64,12 +65,45 @@ t.test('policy lifecycle through wardctl', async (t) => {
   t.match(fs.readFileSync(xml, 'utf8'), /<key>PayloadType<\/key>\s*<string>com\.apple\.mobiledevice\.passwordpolicy<\/string>/);
   t.match(fs.readFileSync(xml, 'utf8'), /<key>minLength<\/key>\s*<integer>8<\/integer>/);
 
+  // A phone of that group reports (the daemon stores facts; here straight into the same database):
+  // compliance with every reason and the breach action in force, and the per-device HIPAA report.
+  {
+    const db = openDatabase(path.join(dir, 'var', 'ward.db'));
+    const audit = new AuditLog(db);
+    const policies = new PolicyService({ db, audit });
+    const compliance = new ComplianceService({ db, audit, policies });
+    compliance.report({
+      deviceId: 'pixel-7', platform: 'android', group: 'icu-phones', factsVersion: 1, lastSeenAt: new Date().toISOString(), osVersion: '14',
+      securityPatchLevel: new Date().toISOString().slice(0, 10), passcodePresent: true, passcodeCompliant: true, encrypted: false, certificateSerials: ['5eed'],
+    });
+    db.close();
+  }
+  const verdict = run('policy', 'compliance', 'pixel-7');
+  t.equal(verdict.status, 0, verdict.stderr);
+  t.match(verdict.stdout, /^pixel-7: grace {2}policy [0-9a-f]{32}\n/);
+  t.match(verdict.stdout, /\n {2}ok {3}passcode {7}passcode set and meets the policy\n/);
+  t.match(verdict.stdout, /\n {2}warn encryption {5}storage not encrypted \(grace until \d{4}-/);
+  const asJson = JSON.parse(run('policy', 'compliance', 'pixel-7', '--json').stdout);
+  t.match(asJson, { deviceId: 'pixel-7', status: 'grace', compliant: true, standingActions: [] });
+  t.equal(run('policy', 'compliance', 'ghost').status, 1);
+
+  const report = JSON.parse(run('policy', 'report', 'pixel-7', '--json').stdout);
+  const safeguard = (id: string) => report.safeguards.find((g: { id: string }) => g.id === id);
+  t.equal(report.safeguards.length, SAFEGUARDS.length, 'every safeguard of the catalogue is listed');
+  t.match(safeguard('164.312(a)(2)(iv)'), { status: 'in_grace', settings: [{ path: 'encryption.required', value: true }], evidence: [/^failing, in grace until .*: storage not encrypted$/] });
+  t.match(safeguard('164.312(d)'), { status: 'met', evidence: ['ok: passcode set and meets the policy', /identity certificate \(serial 5eed\)/] });
+  t.match(safeguard('164.312(e)(2)(ii)'), { status: 'configured', settings: [{ path: 'wifi' }, { path: 'vpn' }] });
+  const reportText = run('policy', 'report', 'pixel-7').stdout;
+  t.match(reportText, /^HIPAA report for pixel-7 \(android\), .*: grace; policy [0-9a-f]{32}\n/);
+  t.match(reportText, /\nIN_GRACE +164\.312\(a\)\(2\)\(iv\) .*\n {4}setting {2}encryption\.required = true\n {4}evidence failing, in grace until/);
+
   const list = run('policy', 'list', '--json');
   t.same(JSON.parse(list.stdout)[0].assignments, [{ scope: 'role', target: 'clinician-phone' }]);
 
   // Every change above is in the audit log, as the shell user who ran wardctl; refusals are not.
   const db = openDatabase(path.join(dir, 'var', 'ward.db'), { readonly: true });
-  const actions = db.sqlite.prepare("SELECT action, actor_type FROM audit_events WHERE action LIKE 'policy.%' ORDER BY seq").all();
+  const actions = db.sqlite.prepare("SELECT action, actor_type FROM audit_events WHERE action LIKE 'policy.%' AND action NOT LIKE 'policy.compliance.%' ORDER BY seq").all();
+  const verdicts = db.sqlite.prepare("SELECT action, actor_type FROM audit_events WHERE action LIKE 'policy.compliance.%' ORDER BY seq").all();
   db.close();
   t.same(actions, [
     { action: 'policy.policy.created', actor_type: 'cli' },
@@ -77,4 +111,5 @@ t.test('policy lifecycle through wardctl', async (t) => {
     { action: 'policy.assignment.set', actor_type: 'cli' },
     { action: 'policy.group.set', actor_type: 'cli' },
   ]);
+  t.same(verdicts, [{ action: 'policy.compliance.changed', actor_type: 'system' }], 'the first verdict once; reading it again with wardctl changes nothing');
 });

@@ -44,18 +44,29 @@ t.test('compliance look-up for the nac role', async (t) => {
   const ask = (key: string, token = nac.token) =>
     request(`${ward.httpsUrl}/api/v1/compliance/${encodeURIComponent(key)}`, { agent: ward.agent(), headers: { authorization: `Bearer ${token}` } });
 
-  for (const key of ['and-42', cert.serial, '02:00:00:AA:BB:CC']) {
+  const matched = { 'and-42': 'device', [cert.serial]: 'certificate', '02:00:00:AA:BB:CC': 'mac' };
+  for (const [key, kind] of Object.entries(matched)) {
     const a = await ask(key);
     t.equal(a.status, 200, `${key}: ${a.body}`);
     const body = a.json();
     t.equal(body.deviceId, 'and-42');
     t.equal(body.known, true);
+    t.equal(body.matchedBy, kind, `${key} matched by ${kind}`);
     t.equal(body.compliant, true, 'within the grace periods the device is still let on');
+    t.equal(body.status, 'grace');
+    t.equal(body.quarantine, false);
+    t.equal(body.policy, hash, 'judged against the ICU phone policy');
     t.equal(body.reasons.length, 2);
     t.match(body.reasons[0], /^passcode not set; passcode does not meet the policy \(grace until \d{4}-\d\d-\d\dT/);
     t.match(body.reasons[1], /^OS 12 below 13 \(grace until /);
-    t.match(a.headers['cache-control'], /private, max-age=\d+|no-store/);
+    // The passcode grace (24 h) ends first: the answer holds until then.
+    t.equal(body.validUntil, /grace until (\S+)\)/.exec(body.reasons[0])![1]);
+    t.equal(a.headers['cache-control'], 'private, max-age=30', 'admin.nacCacheSeconds, well before validUntil');
+    t.match(a.headers.etag, /^"[A-Za-z0-9_-]{27}"$/);
   }
+  // The answer's schema in the OpenAPI document lists every field the NAC reads.
+  const spec = (await request(`${ward.httpsUrl}/api/v1/openapi.json`, { agent: ward.agent() })).json();
+  t.same(Object.keys(spec.components.schemas.ComplianceAnswer.properties).sort(), ['compliant', 'deviceId', 'evaluatedAt', 'key', 'known', 'matchedBy', 'policy', 'quarantine', 'reasons', 'status', 'validUntil']);
 
   const unknown = await ask('00:00:00:00:00:01');
   t.equal(unknown.status, 200);

@@ -70,6 +70,16 @@ t.test('blocklists: every scope\'s entries apply; allowlists: the most specific 
   t.same(e.sources['apps.block'].map((s) => s.policy), ['d', 'r']);
 });
 
+t.test('shift changes add up across scopes; breach actions come from the most specific policy', async (t) => {
+  const e = resolvePolicy([
+    layer('default', 'd', { mode: 'sharedClinicalTablet', sharedDevice: { shiftChanges: ['07:00', '19:00'] }, compliance: { onBreach: 'lock', onBreachByRule: { passcode: 'lock', osVersion: 'quarantine' } } }),
+    layer('ward', 'w', { sharedDevice: { shiftChanges: ['19:00', '23:00'] }, compliance: { onBreach: 'mark', onBreachByRule: { passcode: 'quarantine' } } }),
+  ]);
+  t.same(e.settings.sharedDevice?.shiftChanges, ['07:00', '19:00', '23:00'], 'a ward adds its night shift to the hospital\'s');
+  t.same(e.settings.compliance, { onBreach: 'mark', onBreachByRule: { passcode: 'quarantine' } }, 'the ward\'s breach actions replace the default\'s whole');
+  t.same(e.sources['compliance.onBreachByRule'].map((s) => s.policy), ['w']);
+});
+
 t.test('mode sections do not follow a device into another mode', async (t) => {
   const shared: PolicySettings = { mode: 'sharedClinicalTablet', sharedDevice: { sessionTimeoutMinutes: 10, clearDataOnLogout: true } };
   const kiosk: PolicySettings = { mode: 'kiosk', kiosk: { app: { name: 'Check-in', apple: 'org.x.checkin' } } };

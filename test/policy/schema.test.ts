@@ -61,6 +61,10 @@ t.test('invalid policies are refused with every problem named', async (t) => {
     '/managedAppConfig/0/config/apiToken: managed configuration is readable on the device; never put a secret in it',
   ]);
   t.ok(policyProblems({ apps: { block: [{ name: 'nameless' }] } }).some((p) => p.includes("must have required property 'apple'")), 'an app needs an identifier');
+  t.same(policyProblems({ sharedDevice: { shiftChanges: ['7:00'] } }), ['/sharedDevice/shiftChanges/0: must match pattern "^([01][0-9]|2[0-3]):[0-5][0-9]$"']);
+  t.same(policyProblems({ compliance: { onBreachByRule: { passcode: 'wipe' } } }), ['/compliance/onBreachByRule/passcode: must be one of mark, quarantine, lock']);
+  t.same(policyProblems({ compliance: { onBreachByRule: { battery: 'lock' } } }), ['/compliance/onBreachByRule: unknown setting "battery"']);
+  t.same(policyProblems({ compliance: { onBreachByRule: { lastSeen: 'quarantine', blockedApps: 'lock' } } }), [], 'every rule, the offline limit included, can have its own action');
   t.ok(policyProblems([]).length > 0, 'not an object');
   t.ok(policyProblems(null).length > 0, 'null');
   t.same(policyProblems({}), [], 'an empty policy (sets nothing) is valid');

@@ -74,10 +74,10 @@ export interface TestWard extends RunningWard {
 }
 
 /** Starts Ward in this process on free loopback ports. Call stop() in t.teardown. */
-export async function startTestWard(overrides: ConfigDoc = {}, opts: { logger?: pino.Logger } = {}): Promise<TestWard> {
+export async function startTestWard(overrides: ConfigDoc = {}, opts: { logger?: pino.Logger; clock?: () => Date } = {}): Promise<TestWard> {
   const { dir, file, doc } = writeTestConfig(overrides);
   const cfg = loadTestConfig(file, doc);
-  const ward = await startWard(cfg, opts.logger ?? pino({ level: 'silent' }));
+  const ward = await startWard(cfg, opts.logger ?? pino({ level: 'silent' }), { clock: opts.clock });
   const httpUrl = `http://127.0.0.1:${ward.ports.httpPort}`;
   const httpsUrl = `https://127.0.0.1:${ward.ports.httpsPort}`;
   return Object.assign(ward, {

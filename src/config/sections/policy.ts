@@ -7,6 +7,8 @@ export interface PolicyConfig {
   complianceSchedule: string;
   factsRefreshSeconds: number;
   wifiIdentity: boolean;
+  timeZone: string;
+  breachLockMessage: string;
 }
 
 export const policySection = {
@@ -42,6 +44,20 @@ export const policySection = {
       type: 'boolean',
       default: true,
       description: 'Apple: give the policy profile its own SCEP identity (a one-time challenge per profile) so EAP-TLS Wi-Fi and the per-app VPN can authenticate with it. false: Wi-Fi and VPN payloads are left out for Apple devices.',
+    },
+    timeZone: {
+      type: 'string',
+      maxLength: 64,
+      pattern: '^([A-Za-z_]+(/[A-Za-z0-9_+-]+)*)?$',
+      default: '',
+      description: 'IANA time zone of the hospital (e.g. America/Chicago) for shift-change times (sharedDevice.shiftChanges): Ward logs Shared iPad users out at those local times. Empty: the appliance\'s own zone (TZ).',
+    },
+    breachLockMessage: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 200,
+      default: 'Locked by the hospital: this device no longer meets its security policy ({reason}). Call the service desk.',
+      description: 'Lock-screen message when a compliance breach locks a device (onBreach lock); {reason} is the first reason.',
     },
   },
 };

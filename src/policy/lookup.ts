@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { SYSTEM_ACTOR, canonicalJson, type AuditContext, type AuditLog } from '../audit';
 import type { WardDb } from '../db';
-import { PLATFORMS, evaluateCompliance, hipaaReport, type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type RuleId } from './compliance';
+import { DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS, evaluateCompliance, hipaaReport, type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type RuleId } from './compliance';
 import type { BreachAction } from './schema';
 import type { PolicyService } from './service';
 import type { DeviceRow, PolicyStore, StoredStatus } from './store';
@@ -303,6 +303,21 @@ export class ComplianceService {
     if (batch.length) flush();
     this.respond(breaches);
     return { devices, changed };
+  }
+
+  /**
+   * The "devices not seen for N days" sweep (an ops job in /healthz): re-evaluates every device
+   * (sync), then counts those failing the lastSeen rule: not seen within their policy's
+   * compliance.maxOfflineHours (DEFAULT_MAX_OFFLINE_HOURS when unset), hence non-compliant (that
+   * rule has no grace period). Counts only: /healthz is unauthenticated.
+   */
+  notSeenSweep(): { devices: number; changed: number; notSeen: number; defaultLimitDays: number } {
+    const { devices, changed } = this.sync();
+    let notSeen = 0;
+    for (const e of this.store.failingEvaluations()) {
+      if ((JSON.parse(e) as ComplianceResult).findings.some((f) => f.rule === 'lastSeen' && !f.ok)) notSeen++;
+    }
+    return { devices, changed, notSeen, defaultLimitDays: DEFAULT_MAX_OFFLINE_HOURS / 24 };
   }
 
   // ---------------------------------------------------------------- answers

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { type ExportedBundle, type SignedTreeHead, leafHash, verifyBundle } from '../../src/audit';
+import { AuditStore, type ExportedBundle, type SignedTreeHead, leafHash, verifyBundle } from '../../src/audit';
 import { MerkleTreeView, verifyConsistency, verifyInclusion } from '../../src/audit/merkle';
 import { tempDir, waitFor, wardctl } from '../support/ward';
 import { makeTestCa } from './openssl-ca';
@@ -109,6 +109,7 @@ t.test('after a verified export, the events past retention go; the tree and late
   const g = openTrail(ca, f.file);
   t.teardown(() => closeTrail(g));
   t.same(g.trail.current(), before, 'restored after a restart');
+  t.match(AuditStore.factsOf(g.db), { events: before.treeSize, lastSeq: before.treeSize, prunedThrough: 20 }, 'what a backup manifest records: the log size, not the rows left');
   const post = await g.trail.signTreeHead('demand', ctx);
   t.equal(g.trail.alarm, null);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests talk to (real peers, not our own code): openssl, micromdm's
-# scepclient/scepserver, plistutil, apksigner, aapt, zbarimg, Chromium. Skips what is already there.
+# scepclient/scepserver, plistutil, apksigner, aapt, zbarimg, Chromium, systemd-nspawn (a real systemd
+# boots the installed unit: test/ops/systemd.test.ts). Skips what is already there.
 set -euo pipefail
-PACKAGES=(openssl scep libplist-utils apksigner aapt android-framework-res zbar-tools chromium openjdk-17-jdk-headless systemd iproute2 python3)
+PACKAGES=(openssl scep libplist-utils apksigner aapt android-framework-res zbar-tools chromium openjdk-17-jdk-headless systemd systemd-container iproute2 python3)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

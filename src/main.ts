@@ -2,12 +2,12 @@
 // Composition root: the only place that wires the domains together. `node dist/main.js --config FILE`
 // (or WARD_CONFIG=FILE) starts the daemon.
 import type { Logger } from 'pino';
-import { AuditLog, AuditTrail, SYSTEM_ACTOR, auditConfigOf, verifyBundle, type AuditContext } from './audit';
+import { AuditLog, AuditStore, AuditTrail, SYSTEM_ACTOR, auditConfigOf, verifyBundle, type AuditContext } from './audit';
 import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadConfig } from './config';
 import { MigrationError, openDatabase, type WardDb } from './db';
 import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
 import { CertificateAuthority, KeyStoreError, mountPkiRoutes } from './pki';
-import { CertificateExpiry, ClockCheck, OpsStore, notifyReady } from './ops';
+import { CertificateExpiry, ClockCheck, notifyReady } from './ops';
 import { AndroidService, mountAndroidRoutes, provisioningQrPng, staticPolicySource } from './android';
 import { createScepService, mountScepRoutes, scepConfigOf } from './scep';
 import { AppleMdm, mountAppleRoutes } from './apple';
@@ -69,7 +69,7 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   setSqliteVersion(db.sqlite.prepare('select sqlite_version()').pluck().get() as string);
   const audit = new AuditLog(db);
   // ops: the clock is compared with the newest audit event before this start records any.
-  const clock = new ClockCheck(OpsStore.of(db), log);
+  const clock = new ClockCheck(new AuditStore(db), log);
   clock.check();
   let ca: CertificateAuthority;
   try {
@@ -128,6 +128,8 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
     const head = await auditTrail.signTreeHead('schedule');
     return { treeSize: head.treeSize, rootHash: head.rootHash.toString('hex') };
   });
+  // Retention: bodies past audit.retentionYears go only once a verified export holds them.
+  schedule.add('audit-retention', auditCfg.retentionSchedule, () => auditTrail.prune({ years: auditCfg.retentionYears }));
 
   // scep: /scep on the plain-HTTP listener (RFC 8894), device identities through the CA.
   const scepConfig = scepConfigOf(cfg);
@@ -223,6 +225,8 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   schedule.add('policy-publish', policyCfg.publishSchedule, () => policy.publishPending());
   schedule.add('compliance-evaluate', policyCfg.complianceSchedule, () => compliance.sync());
   schedule.add('policy-shift-change', '* * * * *', () => shifts.run());
+  // ops: devices not seen within their offline limit (default 7 days) flagged non-compliant, hourly, counted in /healthz.
+  schedule.add('devices-not-seen', '13 * * * *', () => compliance.notSeenSweep());
 
   // ops: the APNs push certificate (renewed at Apple yearly) joins the expiry watch.
   expiry.watch('apnsPush', { notAfter: () => apple.service.pushCertificate()?.notAfter, warnDays: 30 });

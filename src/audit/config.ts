@@ -7,9 +7,14 @@ export type { AuditConfig } from '../config/sections/audit';
 
 export function auditConfigOf(cfg: WardConfig): AuditConfig {
   const section = (cfg.audit ?? {}) as Partial<AuditConfig>;
-  const out: AuditConfig = { treeHeadSchedule: section.treeHeadSchedule ?? '0 * * * *', alarmRetrySeconds: section.alarmRetrySeconds ?? 30 };
-  if (!cron.validate(out.treeHeadSchedule)) {
-    throw new ConfigError(`${cfg.file}: audit.treeHeadSchedule: ${JSON.stringify(out.treeHeadSchedule)} is not a cron expression`);
+  const out: AuditConfig = {
+    treeHeadSchedule: section.treeHeadSchedule ?? '0 * * * *',
+    alarmRetrySeconds: section.alarmRetrySeconds ?? 30,
+    retentionYears: section.retentionYears ?? 6,
+    retentionSchedule: section.retentionSchedule ?? '29 2 * * *',
+  };
+  for (const key of ['treeHeadSchedule', 'retentionSchedule'] as const) {
+    if (!cron.validate(out[key])) throw new ConfigError(`${cfg.file}: audit.${key}: ${JSON.stringify(out[key])} is not a cron expression`);
   }
   return out;
 }

@@ -1,5 +1,7 @@
-// SQL of the audit domain: the append-only event table (migration 0001) and the signed tree heads
-// (migration 0003). Both tables have triggers that abort UPDATE and DELETE; nothing here edits a row.
+// SQL of the audit domain: the append-only event table (migration 0001), the signed tree heads
+// (migration 0003), and retention (migration 0008: recorded exports, checkpoints, the leaf hashes of
+// pruned events). Triggers abort every UPDATE and DELETE except the two retention allows: setting an
+// export's verified_at once, and removing event rows at or below a checkpoint whose leaf hash was kept.
 import type { WardDb } from '../db';
 import { canonicalJson, canonicalString } from './jcs';
 import { leafHash } from './merkle';
@@ -209,17 +211,51 @@ export interface TreeHeadRow {
   frontier: Buffer;
 }
 
-/** One stored event as the scan and the export read it: the line as bytes (what is hashed). */
+/** One leaf as the scan and the export read it: the line as bytes (what is hashed), null once pruned. */
 export interface StoredLeaf {
   seq: number;
-  line: Buffer;
+  line: Buffer | null;
   leafHash: Buffer;
+}
+
+/** A bundle Ward exported (audit_exports) with the tree head it was signed under. */
+export interface ExportRecord {
+  id: number;
+  treeHeadId: number;
+  treeSize: number;
+  rootHash: Buffer;
+  /** Leaf indexes [start, end): events seq start+1 .. end. */
+  start: number;
+  end: number;
+  sha256: string;
+  bytes: number;
+  exportedAt: string;
+  verifiedAt: string | null;
+}
+
+/** What a backup manifest and its check say about the log. */
+export interface AuditFacts {
+  /** Events ever recorded (the tree size): seq 1 .. events. */
+  events: number;
+  lastSeq: number;
+  lastLeafHash: string | null;
+  /** Events seq 1 .. prunedThrough have no body any more (retention); their leaf hashes stay. */
+  prunedThrough: number;
 }
 
 const HEAD_COLUMNS = `id, tree_size AS treeSize, root_hash AS rootHash, time, reason, head, signature,
   signer_sha256 AS signerSha256, frontier`;
+const EXPORT_COLUMNS = `e.id, e.tree_head_id AS treeHeadId, h.tree_size AS treeSize, h.root_hash AS rootHash,
+  e.range_start AS start, e.range_end AS "end", e.sha256, e.bytes, e.exported_at AS exportedAt, e.verified_at AS verifiedAt`;
+// Leaves of the tree: pruned ones (leaf hash only) then stored events; a seq is in one table or the
+// other in any snapshot (a prune moves it within one transaction). Both sides are seq-ordered scans.
+const LEAVES = (columns: string, prunedColumns: string) => `SELECT ${prunedColumns} FROM audit_pruned_leaves WHERE seq > @start AND seq <= @end
+  UNION ALL SELECT ${columns} FROM audit_events WHERE seq > @start AND seq <= @end ORDER BY 1`;
 
-/** Reads of audit_events and reads/appends of audit_tree_heads. Leaf index = seq - 1. */
+/**
+ * Reads of audit_events, reads/appends of audit_tree_heads, and retention (exports, checkpoints,
+ * pruning). Leaf index = seq - 1; a pruned event is still a leaf, read from audit_pruned_leaves.
+ */
 export class AuditStore {
   private readonly q;
 
@@ -227,11 +263,13 @@ export class AuditStore {
     const p = (sql: string) => db.sqlite.prepare(sql);
     this.q = {
       lastSeq: p('SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1').pluck(),
+      // max(time), not the last seq: after the clock jumped back, later events carry earlier times.
+      newestTime: p('SELECT max(time) FROM audit_events').pluck(),
       dataVersion: p('PRAGMA data_version').pluck(),
-      seqRange: p('SELECT seq FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq').pluck(),
-      leafHashRange: p('SELECT leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq').pluck(),
+      seqRange: p(LEAVES('seq', 'seq')).pluck(),
+      leafHashRange: p(LEAVES('seq, leaf_hash', 'seq, leaf_hash')).raw(),
       // CAST: the line's UTF-8 bytes straight from SQLite, no string round trip.
-      leaves: p('SELECT seq, CAST(line AS BLOB), leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(),
+      leaves: p(`${LEAVES('seq, CAST(line AS BLOB), leaf_hash', 'seq, NULL, leaf_hash')} LIMIT @limit`).raw(),
       firstAtOrAfter: p('SELECT MIN(seq) FROM audit_events WHERE time >= ?').pluck(),
       lastAtOrBefore: p('SELECT MAX(seq) FROM audit_events WHERE time <= ?').pluck(),
       latestHead: p(`SELECT ${HEAD_COLUMNS} FROM audit_tree_heads ORDER BY id DESC LIMIT 1`),
@@ -240,6 +278,18 @@ export class AuditStore {
       exportHeads: p(`SELECT DISTINCT tree_size AS treeSize, root_hash AS rootHash FROM audit_tree_heads
         WHERE reason = 'export' AND tree_size < ? ORDER BY tree_size`),
       headCount: p('SELECT COUNT(*) FROM audit_tree_heads').pluck(),
+      insertExport: p(`INSERT INTO audit_exports (tree_head_id, range_start, range_end, sha256, bytes, exported_at)
+        VALUES (@treeHeadId, @start, @end, @sha256, @bytes, @exportedAt)`),
+      exportsBySha256: p(`SELECT ${EXPORT_COLUMNS} FROM audit_exports e JOIN audit_tree_heads h ON h.id = e.tree_head_id
+        WHERE e.sha256 = ? ORDER BY e.id DESC`),
+      verifiedExports: p(`SELECT ${EXPORT_COLUMNS} FROM audit_exports e JOIN audit_tree_heads h ON h.id = e.tree_head_id
+        WHERE e.verified_at IS NOT NULL ORDER BY e.id`),
+      exportCounts: p('SELECT COUNT(*) AS exported, COUNT(verified_at) AS verified, MAX(verified_at) AS lastVerifiedAt FROM audit_exports'),
+      markVerified: p('UPDATE audit_exports SET verified_at = ? WHERE id = ? AND verified_at IS NULL'),
+      prunedThrough: p('SELECT pruned_through FROM audit_retention ORDER BY id DESC LIMIT 1').pluck(),
+      insertCheckpoint: p('INSERT INTO audit_retention (pruned_through, export_id, cutoff, time) VALUES (@through, @exportId, @cutoff, @time)'),
+      keepLeaves: p('INSERT INTO audit_pruned_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq'),
+      deleteEvents: p('DELETE FROM audit_events WHERE seq > ? AND seq <= ?'),
     };
   }
 
@@ -248,20 +298,36 @@ export class AuditStore {
     return (this.q.lastSeq.get() as number | undefined) ?? 0;
   }
 
+  /** Time of the newest audit event (ISO 8601), or undefined for an empty log. */
+  newestEventTime(): string | undefined {
+    return (this.q.newestTime.get() as string | null) ?? undefined;
+  }
+
+  /**
+   * The log's size, last leaf and retention checkpoint. Static: a backup may copy a database that an
+   * older release left (no retention tables yet, so nothing pruned).
+   */
+  static factsOf(db: WardDb): AuditFacts {
+    const last = db.sqlite.prepare('SELECT seq, hex(leaf_hash) AS leafHash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; leafHash: string } | undefined;
+    const retention = db.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_retention'").get();
+    const prunedThrough = retention ? ((db.sqlite.prepare('SELECT pruned_through FROM audit_retention ORDER BY id DESC LIMIT 1').pluck().get() as number | undefined) ?? 0) : 0;
+    return { events: last?.seq ?? 0, lastSeq: last?.seq ?? 0, lastLeafHash: last ? last.leafHash.toLowerCase() : null, prunedThrough };
+  }
+
   /** Changes whenever another connection commits (SQLite PRAGMA data_version). */
   dataVersion(): number {
     return this.q.dataVersion.get() as number;
   }
 
-  /** Leaf hashes of the events with start < seq <= end, in order (fewer if some are missing). */
+  /** Leaf hashes of the leaves with start < seq <= end, in order (fewer if some are missing). */
   leafHashList(start: number, end: number): Buffer[] {
-    return this.q.leafHashRange.all(start, end) as Buffer[];
+    return (this.q.leafHashRange.all({ start, end }) as [number, Buffer][]).map((r) => r[1]);
   }
 
-  /** The first number in (start, end] that no event has (end + 1 if none is missing). */
+  /** The first number in (start, end] that no leaf has (end + 1 if none is missing). */
   firstMissingSeq(start: number, end: number): number {
     let expected = start + 1;
-    for (const seq of this.q.seqRange.iterate(start, end) as Iterable<number>) {
+    for (const seq of this.q.seqRange.iterate({ start, end }) as Iterable<number>) {
       if (seq !== expected) return expected;
       expected++;
     }
@@ -270,14 +336,14 @@ export class AuditStore {
 
   /** Leaf hashes of leaves [start, end) back to back (a Merkle LeafHashReader). */
   leafHashes(start: number, end: number): Buffer {
-    const rows = this.q.leafHashRange.all(start, end) as Buffer[];
+    const rows = this.leafHashList(start, end);
     if (rows.length !== end - start) throw new Error(`audit store: leaves [${start}, ${end}) are not all present`);
     return Buffer.concat(rows);
   }
 
-  /** Events with start < seq <= end, at most `limit`, in order. */
+  /** Leaves with start < seq <= end, at most `limit`, in order; `line` is null for a pruned event. */
   leaves(start: number, end: number, limit: number): StoredLeaf[] {
-    return (this.q.leaves.all(start, end, limit) as [number, Buffer, Buffer][]).map(([seq, line, leafHash]) => ({ seq, line, leafHash }));
+    return (this.q.leaves.all({ start, end, limit }) as [number, Buffer | null, Buffer][]).map(([seq, line, leafHash]) => ({ seq, line, leafHash }));
   }
 
   /** First seq whose time is at or after `iso`, if any. */
@@ -304,5 +370,44 @@ export class AuditStore {
 
   treeHeadCount(): number {
     return this.q.headCount.get() as number;
+  }
+
+  insertExport(row: { treeHeadId: number; start: number; end: number; sha256: string; bytes: number; exportedAt: string }): number {
+    return Number(this.q.insertExport.run(row).lastInsertRowid);
+  }
+
+  /** Exports whose bundle had this SHA-256, newest first. */
+  exportsBySha256(sha256: string): ExportRecord[] {
+    return this.q.exportsBySha256.all(sha256) as ExportRecord[];
+  }
+
+  verifiedExports(): ExportRecord[] {
+    return this.q.verifiedExports.all() as ExportRecord[];
+  }
+
+  exportCounts(): { exported: number; verified: number; lastVerifiedAt: string | null } {
+    return this.q.exportCounts.get() as { exported: number; verified: number; lastVerifiedAt: string | null };
+  }
+
+  markExportVerified(id: number, at: string): boolean {
+    return this.q.markVerified.run(at, id).changes === 1;
+  }
+
+  /** Events seq 1 .. this have been pruned (0: none). */
+  prunedThrough(): number {
+    return (this.q.prunedThrough.get() as number | undefined) ?? 0;
+  }
+
+  /**
+   * Moves the retention checkpoint to `through`, keeps the leaf hashes of events (from, through] and
+   * removes their rows. Run inside db.write with its audit event; the triggers of migration 0008
+   * refuse it unless the export covers the range and is verified.
+   */
+  prune(from: number, through: number, exportId: number, cutoff: string, time: string): number {
+    this.q.insertCheckpoint.run({ through, exportId, cutoff, time });
+    const kept = this.q.keepLeaves.run(from, through).changes;
+    const removed = this.q.deleteEvents.run(from, through).changes;
+    if (kept !== through - from || removed !== through - from) throw new Error(`audit store: events ${from + 1}..${through} are not all stored (kept ${kept}, removed ${removed})`);
+    return removed;
   }
 }

@@ -1,15 +1,15 @@
 // The tamper-evident side of the audit log: the RFC 9162 Merkle tree over every stored event, signed
 // tree heads (on a schedule and on demand), the check that the store still matches the last signed
 // head (someone editing the database file behind Ward's back raises an alarm), and bundle export.
-import { type KeyObject, X509Certificate } from 'node:crypto';
+import crypto, { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WardDb } from '../db';
-import { type ConsistencyFrom, buildBundle } from './bundle';
+import { type ConsistencyFrom, buildBundle, verifyBundle } from './bundle';
 import { signDetached, verifyDetached } from './cms';
 import { canonicalJson } from './jcs';
 import { HASH_SIZE, MerkleFrontier, MerkleTiles, MerkleTreeView, leafHash, verifyConsistency } from './merkle';
 import {
-  type AuditContext, type AuditLog, AuditStore, SYSTEM_ACTOR, type StoredLeaf, type TreeHeadReason, type TreeHeadRow,
+  type AuditContext, type AuditLog, AuditStore, type ExportRecord, SYSTEM_ACTOR, type StoredLeaf, type TreeHeadReason, type TreeHeadRow,
 } from './store';
 
 export const TREE_HEAD_FORMAT = 'ward-tree-head/1';
@@ -64,6 +64,27 @@ export interface ExportedBundle {
   treeHead: SignedTreeHead;
   /** Leaf indexes [start, end): events seq start+1 .. end. */
   range: { start: number; end: number };
+  /** The audit_exports row, and the SHA-256 of `bundle` recorded in it. */
+  exportId: number;
+  sha256: string;
+}
+
+/** What a retention run did (the audit-retention job's result in /healthz). */
+export interface RetentionResult {
+  /** Events recorded before this were due. */
+  cutoff: string;
+  retentionYears: number;
+  /** Events seq 1 .. prunedThrough have no body any more. */
+  prunedThrough: number;
+  /** Bodies removed by this run. */
+  pruned: number;
+  /** Past retention but not held by a verified export: kept until one is. */
+  notExported: number;
+}
+
+/** An export cannot be recorded or confirmed (not an alarm: the store is fine). */
+export class AuditExportError extends Error {
+  override name = 'AuditExportError';
 }
 
 interface Scan {
@@ -74,6 +95,7 @@ interface Scan {
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const sha256Hex = (b: Uint8Array) => crypto.hash('sha256', b, 'hex');
 
 export class AuditTrail {
   readonly store: AuditStore;
@@ -234,8 +256,10 @@ export class AuditTrail {
       if (rows.length === 0) return this.fail(`events seq ${after + 1}..${n} are missing from the store`);
       for (const row of rows) {
         if (row.seq !== after + 1) return this.fail(`event seq ${after + 1} is missing (next stored event is seq ${row.seq})`);
-        const h = leafHash(row.line);
+        // A pruned event keeps only its leaf hash: the signed root below still checks it.
+        const h = row.line ? leafHash(row.line) : row.leafHash;
         if (!h.equals(row.leafHash)) return this.fail(`event seq ${row.seq}: its line no longer hashes to its stored leaf hash (line edited)`);
+        if (h.length !== HASH_SIZE) return this.fail(`event seq ${row.seq} has a malformed leaf hash`);
         tiles.push(h);
         after = row.seq;
       }
@@ -354,16 +378,19 @@ export class AuditTrail {
 
   /**
    * A bundle (docs/audit-bundle.md) of the events between `since` and `until` under a freshly signed
-   * tree head, with consistency proofs from the heads of every earlier export. Records
-   * audit.bundle.exported.
+   * tree head, with consistency proofs from the heads of every earlier export. Events pruned by
+   * retention are no longer exportable: the range starts at the first stored event at the earliest
+   * (the range proof's left frontier stands for the pruned leaves). Records the export (audit_exports,
+   * not yet verified) with audit.bundle.exported.
    */
   exportBundle(options: ExportOptions, ctx: AuditContext): Promise<ExportedBundle> {
     return this.serialized(async () => {
       const { head, scan } = await this.signLocked('export', ctx);
       const n = head.treeSize;
-      let start = 0;
+      const pruned = Math.min(n, this.store.prunedThrough());
+      let start = pruned;
       let end = n;
-      if (options.since) start = Math.min(n, (this.store.firstSeqAtOrAfter(options.since) ?? n + 1) - 1);
+      if (options.since) start = Math.max(pruned, Math.min(n, (this.store.firstSeqAtOrAfter(options.since) ?? n + 1) - 1));
       if (options.until) end = Math.min(n, this.store.lastSeqAtOrBefore(options.until) ?? 0);
       if (end < start) end = start;
       const lines: Buffer[] = [];
@@ -373,6 +400,8 @@ export class AuditTrail {
         const rows: StoredLeaf[] = this.store.leaves(after, end, 50_000);
         if (rows.length === 0) this.fail(`events seq ${after + 1}..${end} disappeared from the store during the export`);
         for (const r of rows) {
+          // Another process pruned meanwhile (only up to a verified export): not tampering, just too late.
+          if (!r.line) throw new AuditExportError(`event seq ${r.seq} was pruned (retention) during the export; export again`);
           lines.push(r.line);
           hashes.push(r.leafHash);
         }
@@ -399,16 +428,108 @@ export class AuditTrail {
         signer: { key: signer.key, certificate: signer.certificate, chain: signer.chain },
         caChain: this.opts.caChain(),
       });
-      this.audit.record({
-        ...ctx,
-        action: 'audit.bundle.exported',
-        target: { type: 'tree_head', id: String(head.id) },
-        details: {
-          treeSize: n, rootHash: hex(head.rootHash), start, end, since: options.since ?? null, until: options.until ?? null,
-          bytes: bundle.length, consistencyProofs: consistencyProofs.length,
-        },
+      const sha256 = sha256Hex(bundle);
+      const exportId = this.db.write(() => {
+        const id = this.store.insertExport({ treeHeadId: head.id, start, end, sha256, bytes: bundle.length, exportedAt: new Date().toISOString() });
+        this.audit.record({
+          ...ctx,
+          action: 'audit.bundle.exported',
+          target: { type: 'tree_head', id: String(head.id) },
+          details: {
+            treeSize: n, rootHash: hex(head.rootHash), start, end, since: options.since ?? null, until: options.until ?? null,
+            bytes: bundle.length, consistencyProofs: consistencyProofs.length, exportId: id, sha256,
+          },
+        });
+        return id;
       });
-      return { bundle, treeHead: head, range: { start, end } };
+      return { bundle, treeHead: head, range: { start, end }, exportId, sha256 };
+    });
+  }
+
+  /**
+   * Marks a recorded export verified: `bytes` (the file as written or archived, read back) must be a
+   * bundle this Ward exported (its SHA-256 recorded) and pass every check of verifyBundle against
+   * Ward's own root CA. Records audit.bundle.verified the first time. Only a verified export lets
+   * retention prune the events it holds.
+   */
+  confirmExport(bytes: Uint8Array, ctx: AuditContext): Promise<{ export: ExportRecord; newlyVerified: boolean }> {
+    return this.serialized(async () => {
+      const sha256 = sha256Hex(bytes);
+      const record = this.store.exportsBySha256(sha256)[0];
+      if (!record) throw new AuditExportError(`no export with SHA-256 ${sha256} is recorded: not a bundle this Ward exported, or altered since`);
+      const report = verifyBundle(bytes, { trustAnchors: [this.opts.caChain()[0]] });
+      if (!report.ok) throw new AuditExportError(`export #${record.id} does not verify: ${report.failures[0].check}: ${report.failures[0].message}`);
+      const h = report.treeHead!;
+      if (h.treeSize !== record.treeSize || h.rootHash !== hex(record.rootHash) || h.range.start !== record.start || h.range.end !== record.end) {
+        throw new AuditExportError(`export #${record.id}: the bundle's tree head or range differs from the recorded export`);
+      }
+      if (record.verifiedAt) return { export: record, newlyVerified: false };
+      const at = new Date().toISOString();
+      this.db.write(() => {
+        this.store.markExportVerified(record.id, at);
+        this.audit.record({
+          ...ctx,
+          action: 'audit.bundle.verified',
+          target: { type: 'audit_export', id: String(record.id) },
+          details: { sha256, start: record.start, end: record.end, treeSize: record.treeSize, rootHash: h.rootHash },
+        });
+      });
+      return { export: { ...record, verifiedAt: at }, newlyVerified: true };
+    });
+  }
+
+  /**
+   * Audit retention: removes the bodies of events recorded before `now` minus `years`, but only up
+   * to the highest sequence number that verified exports hold without a gap from the current
+   * checkpoint. The store is checked first; leaf hashes stay (audit_pruned_leaves), so the tree, its
+   * proofs and later exports are unchanged. Each step of at most `batch` events is one transaction
+   * with its checkpoint and its audit.retention.pruned event.
+   */
+  prune(opts: { years: number; now?: Date; batch?: number }, ctx: AuditContext = { actor: SYSTEM_ACTOR }): Promise<RetentionResult> {
+    return this.serialized(async () => {
+      const scan = await this.scanStore();
+      const now = opts.now ?? new Date();
+      const cutoffDate = new Date(now);
+      cutoffDate.setUTCFullYear(cutoffDate.getUTCFullYear() - opts.years);
+      const cutoff = cutoffDate.toISOString();
+      const before = this.store.prunedThrough();
+      // Only the oldest contiguous events: one stamped later than the cutoff stops the run.
+      const due = Math.max(before, Math.min(scan.treeSize, (this.store.firstSeqAtOrAfter(cutoff) ?? scan.treeSize + 1) - 1));
+      const exports = this.store.verifiedExports().filter((e) => e.treeSize <= scan.treeSize);
+      for (const e of exports) {
+        if (!scan.view.rangeHash(0, e.treeSize).equals(e.rootHash)) this.fail(`verified export #${e.id} (tree size ${e.treeSize}) is not consistent with the store`);
+      }
+      const steps: { from: number; to: number; exportId: number }[] = [];
+      const batch = opts.batch ?? 20_000;
+      let through = before;
+      while (through < due) {
+        const cover = exports.filter((e) => e.start <= through && e.end > through).sort((x, y) => y.end - x.end)[0];
+        if (!cover) break;
+        const to = Math.min(cover.end, due);
+        for (let from = through; from < to; from = Math.min(to, from + batch)) steps.push({ from, to: Math.min(to, from + batch), exportId: cover.id });
+        through = to;
+      }
+      for (const step of steps) {
+        this.db.write(() => {
+          this.audit.record({
+            ...ctx,
+            action: 'audit.retention.pruned',
+            target: { type: 'audit_export', id: String(step.exportId) },
+            details: { fromSeq: step.from + 1, throughSeq: step.to, events: step.to - step.from, cutoff, retentionYears: opts.years },
+          });
+          this.store.prune(step.from, step.to, step.exportId, cutoff, new Date().toISOString());
+        });
+        await yieldToEventLoop();
+      }
+      const result: RetentionResult = {
+        cutoff, retentionYears: opts.years, prunedThrough: through, pruned: through - before, notExported: due - through,
+      };
+      if (result.notExported > 0) {
+        this.opts.log?.warn({ retention: result }, `audit retention: events seq ${through + 1}..${due} are past retention but not in a verified export; they are kept (export them: wardctl audit export)`);
+      } else if (result.pruned > 0) {
+        this.opts.log?.info({ retention: result }, 'audit retention: pruned event bodies (leaf hashes kept)');
+      }
+      return result;
     });
   }
 
@@ -427,6 +548,7 @@ export class AuditTrail {
       details: {
         ...tree,
         latestTreeHead: head ? { id: head.id, treeSize: head.treeSize, time: head.time, reason: head.reason } : null,
+        retention: { prunedThrough: this.store.prunedThrough(), exports: this.store.exportCounts() },
         alarm: this.alarm,
       },
     };

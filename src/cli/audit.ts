@@ -1,7 +1,8 @@
 // wardctl audit ...: export the signed bundle auditors pull, verify one offline (no config or
-// database needed), sign a tree head on demand, show the log's state. docs/audit-bundle.md.
+// database needed; --record marks the export verified in Ward, which lets retention prune what it
+// holds), sign a tree head on demand, show the log's state. docs/audit-bundle.md.
 import fs from 'node:fs';
-import { AuditTrail, type BundleReport, auditConfigOf, certificatesFromPem, verifyBundle } from '../audit';
+import { AuditExportError, AuditTrail, type BundleReport, auditConfigOf, certificatesFromPem, verifyBundle } from '../audit';
 import { CommandFailed, UsageError, type CliContext, type VerbGroup } from './context';
 
 function trailOf(cli: CliContext): AuditTrail {
@@ -38,6 +39,7 @@ async function guarded<T>(trail: AuditTrail, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if ((e as Error).name === 'AuditAlarmError') throw new CommandFailed(`audit store check failed: ${(e as Error).message}`);
+    if (e instanceof AuditExportError) throw new CommandFailed(e.message);
     throw e;
   } finally {
     trail.stop();
@@ -48,6 +50,13 @@ function describe(report: BundleReport): string {
   const h = report.treeHead;
   if (!h) return 'no readable tree head';
   return `entries seq ${h.range.start + 1}..${h.range.end} (${report.lines} lines) of a log of ${h.treeSize}, root ${h.rootHash}, signed ${h.timestamp}`;
+}
+
+/** verify --record: the copy at hand (say, on the archive medium) is a verified export of this Ward. */
+async function recordVerified(cli: CliContext, bytes: Buffer, file: string, quiet: boolean): Promise<void> {
+  const trail = trailOf(cli);
+  const r = await guarded(trail, () => trail.confirmExport(bytes, cli.actor));
+  if (!quiet) cli.print(`recorded: ${file} is export #${r.export.id}, verified ${r.export.verifiedAt}${r.newlyVerified ? '' : ' (already recorded)'}`);
 }
 
 export const auditCommands: VerbGroup = {
@@ -63,20 +72,32 @@ export const auditCommands: VerbGroup = {
         const since = isoTime(values.since, '--since');
         const until = isoTime(values.until, '--until');
         if (since && until && since > until) throw new UsageError('--since is after --until');
+        const out = values.out;
         const trail = trailOf(cli);
-        const result = await guarded(trail, () => trail.exportBundle({ since, until }, cli.actor));
-        const tmp = `${values.out}.partial`;
-        fs.writeFileSync(tmp, result.bundle, { mode: 0o600 });
-        fs.renameSync(tmp, values.out);
-        const { start, end } = result.range;
-        cli.print(`wrote ${values.out}: entries seq ${start + 1}..${end} (${end - start}) of ${result.treeHead.treeSize}, root ${result.treeHead.rootHash.toString('hex')}`);
+        await guarded(trail, async () => {
+          const result = await trail.exportBundle({ since, until }, cli.actor);
+          const tmp = `${out}.partial`;
+          const fd = fs.openSync(tmp, 'w', 0o600);
+          try {
+            fs.writeFileSync(fd, result.bundle);
+            fs.fsyncSync(fd);
+          } finally {
+            fs.closeSync(fd);
+          }
+          fs.renameSync(tmp, out);
+          const { start, end } = result.range;
+          cli.print(`wrote ${out}: entries seq ${start + 1}..${end} (${end - start}) of ${result.treeHead.treeSize}, root ${result.treeHead.rootHash.toString('hex')}`);
+          // The file as it lies on disk, read back and checked: what lets retention prune these events.
+          const confirmed = await trail.confirmExport(fs.readFileSync(out), cli.actor);
+          cli.print(`verified ${out} (export #${confirmed.export.id}, sha256 ${confirmed.export.sha256})`);
+        });
       },
     },
     verify: {
-      usage: 'audit verify FILE [--previous OLDER-FILE] [--ca ROOT-PEM] [--json]',
-      summary: 'check a bundle offline: signature, every line, Merkle root, consistency with an older bundle',
-      options: { previous: { type: 'string' }, ca: { type: 'string' }, json: { type: 'boolean' } },
-      run(cli, { positionals, values }) {
+      usage: 'audit verify FILE [--previous OLDER-FILE] [--ca ROOT-PEM] [--json] [--record]',
+      summary: 'check a bundle offline: signature, every line, Merkle root, consistency with an older bundle (--record: mark this export verified in Ward)',
+      options: { previous: { type: 'string' }, ca: { type: 'string' }, json: { type: 'boolean' }, record: { type: 'boolean' } },
+      async run(cli, { positionals, values }) {
         const [file, extra] = positionals;
         if (!file || extra !== undefined) throw new UsageError(`usage: wardctl ${this.usage}`);
         const bytes = readFile(file, 'bundle');
@@ -98,6 +119,7 @@ export const auditCommands: VerbGroup = {
             cli.print(`signed by ${report.signer?.subject}; root CA sha256 ${report.rootFingerprint256}${trustAnchors ? ' (trusted via --ca)' : ' (from chain.pem: compare it with the one you know)'}`);
             if (previous) cli.print(`consistent with the tree head of ${values.previous} (RFC 9162)`);
           }
+          if (values.record) await recordVerified(cli, bytes, file, Boolean(values.json));
           return;
         }
         if (!values.json) {

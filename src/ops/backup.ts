@@ -19,11 +19,11 @@ import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import YAML from 'yaml';
-import { AuditLog, AuditTrail, type AuditContext } from '../audit';
+import { AuditLog, AuditStore, AuditTrail, type AuditContext, type AuditFacts } from '../audit';
 import { type WardConfig, configFromObject, packageRoot } from '../config';
 import { openDatabase, preMigrationBackupDir, readMigrations, type WardDb } from '../db';
-import { CertificateAuthority } from '../pki';
-import { OpsStore, type AuditFacts } from './store';
+import { CertificateAuthority, PkiStore } from '../pki';
+import { OpsStore } from './store';
 
 export const BACKUP_FORMAT = 'ward-backup/1';
 const SEALED_FORMAT = 'ward-sealed/1';
@@ -224,9 +224,8 @@ export async function createBackup(cfg: WardConfig, opts: BackupOptions): Promis
     let facts: AuditFacts;
     let schemaVersion: number;
     try {
-      const store = OpsStore.of(snapshot);
-      facts = store.auditFacts();
-      schemaVersion = store.schemaVersion();
+      facts = AuditStore.factsOf(snapshot);
+      schemaVersion = OpsStore.of(snapshot).schemaVersion();
     } finally {
       snapshot.close();
     }
@@ -416,7 +415,6 @@ async function checkDatabase(file: string, manifest: BackupManifest, caChain: cr
   }
   const db = openDatabase(current, { migrate: false });
   try {
-    const store = OpsStore.of(db);
     const trail = new AuditTrail(db, new AuditLog(db), {
       signer: () => {
         throw new BackupError('a backup check signs nothing');
@@ -433,11 +431,11 @@ async function checkDatabase(file: string, manifest: BackupManifest, caChain: cr
       trail.stop();
     }
     const a = manifest.audit;
-    const facts = store.auditFacts();
+    const facts = AuditStore.factsOf(db);
     if (tree.treeSize !== a.events || facts.lastSeq !== a.lastSeq || facts.lastLeafHash !== a.lastLeafHash) {
       throw new BackupError(`audit log in the archive holds ${tree.treeSize} events, the manifest says ${a.events}`);
     }
-    if (!store.rootCaFingerprints().includes(manifest.ca.rootSha256)) throw new BackupError('the database in the archive does not record the root CA of pki/root.crt.pem');
+    if (!new PkiStore(db).rootFingerprints().includes(manifest.ca.rootSha256)) throw new BackupError('the database in the archive does not record the root CA of pki/root.crt.pem');
     return current;
   } finally {
     db.close();

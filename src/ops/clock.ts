@@ -3,7 +3,11 @@
 // restored from a snapshot, a dead RTC battery, NTP unreachable): say so loudly, at start and hourly.
 import type { Logger } from 'pino';
 import type { HealthResult } from '../http';
-import type { OpsStore } from './store';
+
+/** Where the newest audit time comes from: the audit domain's AuditStore. */
+export interface AuditClockSource {
+  newestEventTime(): string | undefined;
+}
 
 /** Small differences are ordinary (NTP slews, events written by another process a moment ago). */
 export const CLOCK_TOLERANCE_MS = 2 * 60 * 1000;
@@ -20,7 +24,7 @@ export class ClockCheck {
   private last?: ClockReading;
 
   constructor(
-    private readonly store: OpsStore,
+    private readonly audit: AuditClockSource,
     private readonly log?: Logger,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -28,7 +32,7 @@ export class ClockCheck {
   /** Compares the clock with the newest audit event; logs an error when it is behind. */
   check(): ClockReading {
     const now = this.now();
-    const newest = this.store.newestAuditTime();
+    const newest = this.audit.newestEventTime();
     const behindMs = newest ? Math.max(0, Date.parse(newest) - now.getTime()) : 0;
     const reading: ClockReading = { ok: behindMs <= CLOCK_TOLERANCE_MS, checkedAt: now.toISOString(), newestAuditEvent: newest ?? null, behindMs };
     if (!reading.ok) {

@@ -1,7 +1,7 @@
 // Appliance operations: the clock check, certificate expiry warnings, systemd readiness, and backups
 // (wardctl backup / restore). Install, upgrade and the systemd unit: docs/operations.md.
 export { ClockCheck, CLOCK_TOLERANCE_MS } from './clock';
-export type { ClockReading } from './clock';
+export type { AuditClockSource, ClockReading } from './clock';
 export { CertificateExpiry } from './expiry';
 export type { ExpiryState, WatchedCertificate } from './expiry';
 export { notifyReady } from './notify';

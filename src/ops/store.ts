@@ -1,13 +1,8 @@
-// SQL of appliance operations: read-only facts about the database that the clock check, backups
-// and restores need (newest audit time, schema version, audit size, the root CA on record).
+// SQL of appliance operations: facts about the database file itself that backups and restores need
+// (schema version, integrity, whether a daemon has it open). The audit log's and the CA's facts come
+// from their own stores (AuditStore, PkiStore).
 import Database from 'better-sqlite3';
 import type { WardDb } from '../db';
-
-export interface AuditFacts {
-  events: number;
-  lastSeq: number;
-  lastLeafHash: string | null;
-}
 
 export class OpsStore {
   private readonly q;
@@ -15,12 +10,7 @@ export class OpsStore {
   constructor(readonly sqlite: Database.Database) {
     const p = (sql: string) => sqlite.prepare(sql);
     this.q = {
-      // max(time), not the last seq: after the clock jumped back, later events carry earlier times.
-      newestAuditTime: p('SELECT max(time) FROM audit_events').pluck(),
-      auditCount: p('SELECT count(*) FROM audit_events').pluck(),
-      lastEvent: p('SELECT seq, hex(leaf_hash) AS leafHash FROM audit_events ORDER BY seq DESC LIMIT 1'),
       schemaVersion: p('SELECT max(version) FROM schema_migrations').pluck(),
-      rootCaSha256: p("SELECT sha256 FROM certificates WHERE profile = 'rootCa' ORDER BY issued_at DESC").pluck(),
     };
   }
 
@@ -48,23 +38,8 @@ export class OpsStore {
     }
   }
 
-  /** Time of the newest audit event (ISO 8601), or undefined for an empty log. */
-  newestAuditTime(): string | undefined {
-    return (this.q.newestAuditTime.get() as string | null) ?? undefined;
-  }
-
-  auditFacts(): AuditFacts {
-    const last = this.q.lastEvent.get() as { seq: number; leafHash: string } | undefined;
-    return { events: this.q.auditCount.get() as number, lastSeq: last?.seq ?? 0, lastLeafHash: last ? last.leafHash.toLowerCase() : null };
-  }
-
   schemaVersion(): number {
     return (this.q.schemaVersion.get() as number | null) ?? 0;
-  }
-
-  /** SHA-256 fingerprints of the root CA certificates recorded in this database. */
-  rootCaFingerprints(): string[] {
-    return this.q.rootCaSha256.all() as string[];
   }
 
   integrityCheck(): string {

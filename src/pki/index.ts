@@ -8,6 +8,7 @@ export { parseCertificationRequest, CsrError } from './csr';
 export type { CertificationRequest } from './csr';
 export { KeyStoreError } from './keys';
 export type { CertificateProfile, ServiceIdentityName } from './profiles';
+export { PkiStore } from './store';
 export type { CertificateRecord } from './store';
 export * as der from './der';
 export { mountPkiRoutes } from './routes';

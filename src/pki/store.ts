@@ -94,6 +94,12 @@ export class PkiStore {
       .all() as { serial: string; revokedAt: string; reason: number }[];
   }
 
+  /** SHA-256 fingerprints of the root CA certificates on record, newest first (a backup's check). */
+  rootFingerprints(): string[] {
+    return this.db.orm.select({ sha256: certificates.sha256 }).from(certificates).where(eq(certificates.profile, 'rootCa'))
+      .orderBy(desc(certificates.issuedAt)).all().map((r) => r.sha256);
+  }
+
   latestCrl(issuer: string): CrlRecord | undefined {
     return this.latestCrlOf.get({ issuer });
   }

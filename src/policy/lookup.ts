@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { SYSTEM_ACTOR, canonicalJson, type AuditContext, type AuditLog } from '../audit';
 import type { WardDb } from '../db';
 import {
-  PLATFORMS, breachIncludes, evaluateCompliance, hipaaReport, type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type Platform, type RuleId,
+  DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS, breachIncludes, evaluateCompliance, hipaaReport,
+  type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type Platform, type RuleId,
 } from './compliance';
 import type { PolicyService } from './service';
 import type { BreachActionRow, DeviceRow, PolicyStore, StoredStatus } from './store';
@@ -400,6 +401,21 @@ export class ComplianceService {
     }
     this.respond(breaches);
     return { devices, changed };
+  }
+
+  /**
+   * The "devices not seen for N days" sweep (an ops job in /healthz): re-evaluates every device
+   * (sync), then counts those failing the lastSeen rule: not seen within their policy's
+   * compliance.maxOfflineHours (DEFAULT_MAX_OFFLINE_HOURS when unset), hence non-compliant (that
+   * rule has no grace period). Counts only: /healthz is unauthenticated.
+   */
+  notSeenSweep(): { devices: number; changed: number; notSeen: number; defaultLimitDays: number } {
+    const { devices, changed } = this.sync();
+    let notSeen = 0;
+    for (const e of this.store.failingEvaluations()) {
+      if ((JSON.parse(e) as ComplianceResult).findings.some((f) => f.rule === 'lastSeen' && !f.ok)) notSeen++;
+    }
+    return { devices, changed, notSeen, defaultLimitDays: DEFAULT_MAX_OFFLINE_HOURS / 24 };
   }
 
   // ---------------------------------------------------------------- answers

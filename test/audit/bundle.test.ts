@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { type BundleInput, buildBundle, eventLines, verifyBundle } from '../../s
 import { MerkleTreeView, leafHash } from '../../src/audit/merkle';
 import { readTar, writeTar } from '../../src/audit/tar';
 import { makeTestCa } from './openssl-ca';
+import { stockToolChecks } from './stock-tools';
 
 const ca = makeTestCa();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-'));
@@ -53,26 +53,6 @@ const entriesOf = (bundle: Buffer) => member(bundle, 'entries.jsonl').toString('
 const withLines = (bundle: Buffer, f: (ls: string[]) => string[]) =>
   edit(bundle, 'entries.jsonl', () => Buffer.from(f(entriesOf(bundle)).map((l) => `${l}\n`).join('')));
 
-function unpack(bundle: Buffer): string {
-  const dir = fs.mkdtempSync(path.join(work, 'b-'));
-  fs.writeFileSync(path.join(dir, 'bundle.tar'), bundle);
-  const r = spawnSync('tar', ['-xf', 'bundle.tar'], { cwd: dir });
-  if (r.status !== 0) throw new Error(`tar -xf failed: ${r.stderr}`);
-  return dir;
-}
-
-/** Runs the commands exactly as VERIFY.txt writes them, with bash, in the unpacked directory. */
-function stockToolChecks(bundle: Buffer) {
-  const dir = unpack(bundle);
-  const text = fs.readFileSync(path.join(dir, 'VERIFY.txt'), 'utf8');
-  const cmsLine = text.split('\n').find((l) => l.startsWith('openssl cms -verify'))!;
-  const script = /^python3 - <<'EOF'\n[\s\S]*?\nEOF$/m.exec(text)![0];
-  const cms = spawnSync('bash', ['-c', cmsLine], { cwd: dir, encoding: 'utf8' });
-  const py = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8' });
-  const fp = spawnSync('bash', ['-c', 'openssl x509 -in chain.pem -noout -subject -fingerprint -sha256'], { cwd: dir, encoding: 'utf8' });
-  return { cms, py, fp, text };
-}
-
 t.test('a full export verifies, with wardctl logic and with stock tools', async (t) => {
   const bundle = bundleOf(45);
   const report = verifyBundle(bundle);
@@ -85,7 +65,7 @@ t.test('a full export verifies, with wardctl logic and with stock tools', async 
     ['VERIFY.txt', 'chain.pem', 'entries.jsonl', 'leaf-hashes.bin', 'tree-head.json', 'tree-head.json.p7s']);
   t.equal(member(bundle, 'entries.jsonl').toString('utf8'), lines.map((l) => `${l}\n`).join(''), 'entries.jsonl is the canonical lines');
 
-  const stock = stockToolChecks(bundle);
+  const stock = stockToolChecks(bundle, work);
   t.equal(stock.cms.status, 0, `openssl cms -verify from VERIFY.txt: ${stock.cms.stderr.trim()}`);
   t.equal(stock.py.status, 0, stock.py.stderr);
   const root = JSON.parse(member(bundle, 'tree-head.json').toString()).rootHash;
@@ -100,18 +80,18 @@ t.test('range exports: every [a, b) of a 45-entry log reaches the signed root', 
     const report = verifyBundle(bundle);
     t.same(report.failures, [], `[${a}, ${b}) verifies`);
     if (b - a === 1 || b - a === 16) {
-      const stock = stockToolChecks(bundle);
+      const stock = stockToolChecks(bundle, work);
       t.equal(stock.cms.status, 0, 'openssl accepts the EC signer');
       t.match(stock.py.stdout, /^root OK /, `python script verifies [${a}, ${b})`);
     }
   }
-  t.match(stockToolChecks(bundleOf(45, 0, 0)).py.stdout, /^EMPTY RANGE/, 'an empty range says so instead of a false mismatch');
+  t.match(stockToolChecks(bundleOf(45, 0, 0), work).py.stdout, /^EMPTY RANGE/, 'an empty range says so instead of a false mismatch');
   t.same(verifyBundle(bundleOf(45, 0, 0)).failures, [], 'and verifies (the signature is all there is)');
   const partial = bundleOf(45, 13, 29);
-  const stock = stockToolChecks(partial);
+  const stock = stockToolChecks(partial, work);
   t.match(stock.py.stdout, /^root OK /, 'python script handles the range proof');
   const shifted = edit(partial, 'entries.jsonl', () => Buffer.from(lines.slice(14, 30).map((l) => `${l}\n`).join('')));
-  t.match(stockToolChecks(shifted).py.stdout, /^ROOT MISMATCH/, 'and refuses lines shifted by one');
+  t.match(stockToolChecks(shifted, work).py.stdout, /^ROOT MISMATCH/, 'and refuses lines shifted by one');
   t.same(verifyBundle(shifted).failures.map((x) => x.message), [
     'entry seq 14 missing before line 1 (line dropped)',
     'line 16 (seq 30) is not a signed entry (line added)',
@@ -128,7 +108,7 @@ t.test('tampering: each change fails and is named', async (t) => {
   let f = failuresOf(changed);
   t.match(f, [{ check: 'entries', line: 17, message: /line 17 \(seq 17\) differs from the signed entry seq 17 \(bytes changed\)/ }], 'byte change named');
   t.ok(f.some((x) => x.check === 'root'), 'and the root no longer matches');
-  t.match(stockToolChecks(changed).py.stdout, /^ROOT MISMATCH/, 'stock python check fails too');
+  t.match(stockToolChecks(changed, work).py.stdout, /^ROOT MISMATCH/, 'stock python check fails too');
 
   // Line 30 dropped.
   f = failuresOf(withLines(bundle, (ls) => ls.filter((_, i) => i !== 29)));
@@ -154,7 +134,7 @@ t.test('tampering: each change fails and is named', async (t) => {
   const swapped = edit(bundle, 'tree-head.json.p7s', () => Buffer.from(member(other, 'tree-head.json.p7s')));
   f = failuresOf(swapped);
   t.match(f, [{ check: 'signature', message: /tree-head\.json\.p7s: CMS: messageDigest does not match/ }], 'swapped signature named');
-  t.not(stockToolChecks(swapped).cms.status, 0, 'openssl rejects it too');
+  t.not(stockToolChecks(swapped, work).cms.status, 0, 'openssl rejects it too');
 
   // tree-head.json edited to claim a different root.
   const forgedHead = edit(bundle, 'tree-head.json', (d) => Buffer.from(d.toString().replace(/"rootHash": "[0-9a-f]{64}"/, `"rootHash": "${'ab'.repeat(32)}"`)));

@@ -17,6 +17,7 @@ t.test('wardctl audit export / verify / tree-head / status against a running dae
   t.equal(a.status, 0, a.stderr);
   t.match(a.stdout, /^wrote .*a\.tar: entries seq 1\.\.\d+ \(\d+\) of \d+, root [0-9a-f]{64}/);
   t.equal(fs.statSync(out('a.tar')).mode & 0o777, 0o600, 'bundle written 0600');
+  t.match(a.stdout, /\nverified .*a\.tar \(export #1, sha256 [0-9a-f]{64}\)\n$/, 'the written file is read back, verified and recorded (retention may prune what it holds)');
 
   const v = wardctl(['audit', 'verify', out('a.tar')]);
   t.equal(v.status, 0, v.stderr);
@@ -72,6 +73,16 @@ t.test('wardctl audit export / verify / tree-head / status against a running dae
   fs.writeFileSync(out('root.pem'), fs.readFileSync(path.join(dir, 'certs', 'root.crt.pem')));
   t.equal(wardctl(['audit', 'verify', out('a.tar'), '--ca', out('root.pem')]).status, 0, 'and passes with Ward\'s root');
   t.equal(wardctl(['audit', 'verify', out('a.tar'), '--previous', out('b.tar')]).status, 1, 'newer bundle given as --previous fails');
+
+  // --record: the copy at hand is one of this Ward's exports (what retention needs); others are refused.
+  const again = wardctl(['audit', 'verify', out('a.tar'), '--record', '--config', file]);
+  t.equal(again.status, 0, again.stderr);
+  t.match(again.stdout, /\nrecorded: .*a\.tar is export #1, verified \S+ \(already recorded\)\n$/);
+  fs.writeFileSync(out('foreign.tar'), fs.readFileSync(out('a.tar')));
+  fs.appendFileSync(out('foreign.tar'), Buffer.alloc(512)); // another file: a different SHA-256, still a valid tar
+  const notOurs = wardctl(['audit', 'verify', out('foreign.tar'), '--record', '--config', file]);
+  t.equal(notOurs.status, 1, 'a file that is not a recorded export: exit 1');
+  t.match(notOurs.stderr, /^wardctl: no export with SHA-256 [0-9a-f]{64} is recorded/);
 });
 
 // Many real processes: allow for a loaded 2-core machine (tap's default is 30 s).

@@ -48,4 +48,8 @@ t.test('in the daemon: /healthz shows the tree, the schedule signs heads, tamper
 t.test('a bad schedule in the config is a config error', async (t) => {
   const { file, doc } = writeTestConfig({ audit: { treeHeadSchedule: 'every hour' } });
   await t.rejects(startWard(loadTestConfig(file, doc), memoryLog().logger), { name: 'ConfigError', message: /audit\.treeHeadSchedule: "every hour" is not a cron expression/ });
+  const nightly = writeTestConfig({ audit: { retentionSchedule: 'nightly' } });
+  await t.rejects(startWard(loadTestConfig(nightly.file, nightly.doc), memoryLog().logger), { name: 'ConfigError', message: /audit\.retentionSchedule: "nightly" is not a cron expression/ });
+  const none = writeTestConfig({ audit: { retentionYears: 0 } });
+  t.throws(() => loadTestConfig(none.file, none.doc), { name: 'ConfigError', message: /retentionYears/ }, 'a retention shorter than a year is refused');
 });

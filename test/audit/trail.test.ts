@@ -1,54 +1,20 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { AuditAlarmError, AuditLog, AuditTrail, canonicalJson, leafHash, verifyBundle } from '../../src/audit';
+import { AuditAlarmError, AuditLog, canonicalJson, leafHash, verifyBundle } from '../../src/audit';
 import { eventLine } from '../../src/audit/store';
 import { rootFromLeafHashes } from '../../src/audit/merkle';
-import { openDatabase, type WardDb } from '../../src/db';
-import { memoryLog, repoRoot } from '../support/ward';
+import { openDatabase } from '../../src/db';
+import { memoryLog } from '../support/ward';
 import { makeTestCa } from './openssl-ca';
+import { type TrailFixture as Fixture, auditMigrations, cliCtx, openTrail, recordThings } from './trail-fixture';
 
 const ca = makeTestCa();
 t.teardown(() => fs.rmSync(ca.dir, { recursive: true, force: true }));
 
-// Only the audit migrations: this test does not depend on other domains' tables.
-const migrations = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-'));
-for (const f of fs.readdirSync(path.join(repoRoot, 'migrations')).filter((f) => /^000[13]_/.test(f))) {
-  fs.copyFileSync(path.join(repoRoot, 'migrations', f), path.join(migrations, f));
-}
-
-interface Fixture {
-  file: string;
-  db: WardDb;
-  audit: AuditLog;
-  trail: AuditTrail;
-  lines: string[];
-}
-
-function open(file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ward-')), 'ward.db'), log = memoryLog()): Fixture & { log: ReturnType<typeof memoryLog> } {
-  const db = openDatabase(file, { migrationsDir: migrations, busyTimeoutMs: 50 });
-  const audit = new AuditLog(db);
-  const trail = new AuditTrail(db, audit, {
-    signer: () => ({ key: ca.ec.key, certificate: ca.ec.cert, chain: [ca.issuing] }),
-    caChain: () => [ca.root, ca.issuing],
-    log: log.logger,
-    alarmRetryMs: 25,
-    scanChunk: 7,
-  });
-  trail.restore();
-  const lines: string[] = [];
-  audit.onAppend((e) => lines.push(e.line));
-  return { file, db, audit, trail, lines, log };
-}
-
-const ctx = { actor: { type: 'cli' as const, id: 'tester' }, source: 'local', requestId: null };
-const record = (f: Fixture, n: number, from = 0) => {
-  for (let i = 0; i < n; i++) {
-    f.audit.record({ action: 'test.thing.done', ...ctx, target: { type: 'thing', id: `t${from + i}` }, details: { i: from + i } });
-  }
-};
+const open = (file?: string, log?: ReturnType<typeof memoryLog>) => openTrail(ca, file, log);
+const ctx = cliCtx;
+const record = recordThings;
 const allLines = (f: Fixture) => f.db.sqlite.prepare('SELECT line FROM audit_events ORDER BY seq').pluck().all() as string[];
 const rootOfStore = (f: Fixture) => rootFromLeafHashes(allLines(f).map((l) => leafHash(l)));
 
@@ -278,7 +244,7 @@ t.test('the running tree follows rollbacks, reused sequence numbers and writes f
   }
   t.ok(f.trail.current().rootHash.equals(rootOfStore(f)), 'rolled-back events and reused seqs');
   // Another process (wardctl) appends through its own connection.
-  const other = new AuditLog(openDatabase(f.file, { migrationsDir: migrations }));
+  const other = new AuditLog(openDatabase(f.file, { migrationsDir: auditMigrations }));
   other.record({ action: 'test.other.process', ...ctx });
   record(f, 2, 300);
   t.ok(f.trail.current().rootHash.equals(rootOfStore(f)), 'an event from another connection');

@@ -5,20 +5,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { buildRoot, repoRoot, tempDir, tool } from '../support/ward';
+import { repoRoot, tempDir, tool } from '../support/ward';
+import { buildRelease, keyLines, releaseTop, version } from './release';
 
 // Real daemons, wardctl processes and tarballs: allow for a busy two-core machine.
 t.setTimeout(600_000);
 
-const version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version as string;
-const top = `ward-${version}-linux-${process.arch}`;
+const top = releaseTop;
 
 t.test('offline install from the release tarball, daemon up, /healthz', { skip: process.getuid?.() !== 0 && 'needs root (scratch-root user, chroot, unshare)' }, async (t) => {
   const work = tempDir();
-  const tarball = path.join(work, `${top}.tar.gz`);
-  const dist = tool('bash', [path.join(repoRoot, 'scripts', 'make-dist.sh'), '--compiled', path.join(buildRoot, 'src'), '--out', tarball, '--fast'], { timeout: 300_000 });
-  t.equal(dist.status, 0, `make-dist: ${dist.stderr}`);
-  if (dist.status !== 0) return;
+  const tarball = buildRelease(work);
   t.equal(fs.readFileSync(`${tarball}.sha256`, 'utf8').split(/\s+/)[1], path.basename(tarball), 'checksum file written');
 
   const listing = tool('tar', ['-tzf', tarball]).stdout.split('\n').filter(Boolean);
@@ -38,11 +35,7 @@ t.test('offline install from the release tarball, daemon up, /healthz', { skip: 
 
   const root = path.join(work, 'root');
   const r = tool('unshare', ['--net', '--mount', 'bash', path.join(repoRoot, 'test', 'ops', 'offline-install.sh'), tarball, root, repoRoot], { timeout: 300_000 });
-  const out = new Map<string, string>();
-  for (const line of r.stdout.split('\n')) {
-    const m = /^([A-Z_]+) ?(.*)$/.exec(line);
-    if (m) out.set(m[1], m[2]);
-  }
+  const out = keyLines(r.stdout);
   t.equal(r.status, 0, `offline-install.sh:\n${r.stdout}\n${r.stderr}`);
 
   t.equal(out.get('LINKS')?.trim(), 'lo', 'the namespace has no interface but loopback');

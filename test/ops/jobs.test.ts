@@ -1,13 +1,13 @@
-// The clock check, certificate expiry warnings, their jobs in /healthz, and sd_notify readiness
-// through the real systemd-notify.
+// The clock check, certificate expiry warnings, the not-seen and audit retention jobs, their runs in
+// /healthz, and sd_notify readiness through the real systemd-notify.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { AuditLog, SYSTEM_ACTOR, canonicalJson, leafHash } from '../../src/audit';
+import { AuditLog, AuditStore, SYSTEM_ACTOR, canonicalJson, leafHash } from '../../src/audit';
 import { openDatabase } from '../../src/db';
 import { startWard } from '../../src/main';
-import { CertificateExpiry, ClockCheck, OpsStore } from '../../src/ops';
+import { CertificateExpiry, ClockCheck } from '../../src/ops';
 import { loadTestConfig, memoryLog, request, spawnDaemon, tempDir, tool, waitFor, writeTestConfig } from '../support/ward';
 
 // Real daemons, wardctl processes and tarballs: allow for a busy two-core machine.
@@ -20,15 +20,15 @@ t.test('ClockCheck: a clock earlier than the newest audit event is reported loud
   const db = openDatabase(path.join(tempDir(), 'ward.db'));
   t.teardown(() => db.close());
   const { logger, lines } = memoryLog();
-  const empty = new ClockCheck(OpsStore.of(db), logger).check();
+  const empty = new ClockCheck(new AuditStore(db), logger).check();
   t.same({ ok: empty.ok, newest: empty.newestAuditEvent, behind: empty.behindMs }, { ok: true, newest: null, behind: 0 }, 'an empty log says nothing');
   const event = new AuditLog(db).record({ action: 'test.clock.reference', actor: SYSTEM_ACTOR });
-  const fine = new ClockCheck(OpsStore.of(db), logger).check();
+  const fine = new ClockCheck(new AuditStore(db), logger).check();
   t.equal(fine.ok, true);
   t.equal(fine.newestAuditEvent, event.time);
   t.equal(lines.length, 0, 'nothing logged while the clock is fine');
 
-  const behind = new ClockCheck(OpsStore.of(db), logger, () => new Date(Date.parse(event.time) - HOUR));
+  const behind = new ClockCheck(new AuditStore(db), logger, () => new Date(Date.parse(event.time) - HOUR));
   const r = behind.check();
   t.equal(r.ok, false);
   t.equal(r.behindMs, HOUR);
@@ -37,7 +37,7 @@ t.test('ClockCheck: a clock earlier than the newest audit event is reported loud
   t.match(line.msg, /^CLOCK IS WRONG: system time .* is earlier than the newest audit event/);
   t.same(behind.health(), { ok: false, details: r });
 
-  const slightly = new ClockCheck(OpsStore.of(db), logger, () => new Date(Date.parse(event.time) - 60_000)).check();
+  const slightly = new ClockCheck(new AuditStore(db), logger, () => new Date(Date.parse(event.time) - 60_000)).check();
   t.equal(slightly.ok, true, 'within the 2-minute tolerance');
 });
 
@@ -68,12 +68,25 @@ t.test('the daemon: clock and expiry jobs in /healthz; a clock behind the audit 
   const { file, doc, dir } = writeTestConfig();
   const first = await startWard(loadTestConfig(file, doc), memoryLog().logger);
   const report = first.health.report();
-  for (const job of ['crl-reissue', 'clock-check', 'certificate-expiry']) t.ok(job in report.checks.jobs.details!, `job ${job} in /healthz`);
+  for (const job of ['crl-reissue', 'clock-check', 'certificate-expiry', 'audit-tree-head', 'audit-retention', 'devices-not-seen']) {
+    t.ok(job in report.checks.jobs.details!, `job ${job} in /healthz`);
+  }
   t.equal(report.checks.clock.ok, true);
   const expiry = report.checks.expiry.details as { certificates: Record<string, { status: string; daysLeft: number }> };
   t.same(Object.keys(expiry.certificates).sort(), ['issuingCa', 'rootCa', 'server'], 'CA, issuing CA and server certificate watched (no APNs certificate imported)');
   t.ok(expiry.certificates.server.daysLeft > 300);
   t.equal(await first.schedule.runNow('certificate-expiry') !== undefined, true);
+
+  // Devices not seen for N days (default 7) are flagged and counted by their own job.
+  const quiet = first.compliance.report({ deviceId: 'quiet-phone', platform: 'android', factsVersion: 1, lastSeenAt: new Date(Date.now() - 8 * DAY).toISOString() });
+  t.equal(quiet.status, 'noncompliant');
+  t.match(await first.schedule.runNow('devices-not-seen'), { devices: 1, notSeen: 1, defaultLimitDays: 7 });
+  t.match(first.health.report().checks.jobs.details!['devices-not-seen'], { lastOutcome: 'ok', lastResult: { notSeen: 1 }, expression: '13 * * * *' });
+
+  // Audit retention: six years by default; nothing here is that old, so nothing is due or pruned.
+  const retention = await first.schedule.runNow('audit-retention');
+  t.match(retention, { retentionYears: 6, pruned: 0, prunedThrough: 0, notExported: 0 });
+  t.match(first.health.report().checks.jobs.details!['audit-retention'], { lastOutcome: 'ok', expression: '29 2 * * *' });
   await first.stop();
 
   // An event stamped a day ahead: what the log looks like after the clock jumped back a day.

@@ -278,6 +278,26 @@ t.test('compliance over time: verdict changes audited once; NAC look-up by id, s
   t.throws(() => compliance.report({ ...facts, deviceId: '' }), /deviceId/);
 });
 
+t.test('the devices-not-seen sweep flags a device once it passes its offline limit, and counts it', async (t) => {
+  let now = new Date('2025-03-10T12:00:00Z');
+  const { db, audit, policies } = setup(t, () => now);
+  const compliance = new ComplianceService({ db, audit, policies, clock: () => now });
+  policies.create('quiet', { settings: { compliance: { maxOfflineHours: 48 } } }, ctx);
+  policies.assign('quiet', 'device', 'cart-phone', ctx);
+  const seen = now.toISOString();
+  compliance.report({ deviceId: 'ward-ipad', platform: 'ipados', factsVersion: 1, lastSeenAt: seen });
+  compliance.report({ deviceId: 'cart-phone', platform: 'android', factsVersion: 1, lastSeenAt: seen });
+  t.same(compliance.notSeenSweep(), { devices: 2, changed: 0, notSeen: 0, defaultLimitDays: 7 }, 'both seen just now');
+
+  now = new Date(now.getTime() + 3 * 24 * 3_600_000);
+  t.same(compliance.notSeenSweep(), { devices: 2, changed: 1, notSeen: 1, defaultLimitDays: 7 }, 'after 3 days: the 48-hour policy flags its device');
+  now = new Date(now.getTime() + 5 * 24 * 3_600_000);
+  t.same(compliance.notSeenSweep(), { devices: 2, changed: 1, notSeen: 2, defaultLimitDays: 7 }, 'after 8 days: the default 7-day limit flags the other');
+  const flagged = events(db, 'policy.compliance.changed').filter((e) => e.details.to === 'noncompliant');
+  t.same(flagged.map((e) => [e.target?.id, e.details.reasons]), [['cart-phone', ['not seen for 3 days']], ['ward-ipad', ['not seen for 8 days']]], 'each flagging is an audit event with the reason');
+  t.same(compliance.notSeenSweep(), { devices: 2, changed: 0, notSeen: 2, defaultLimitDays: 7 }, 'a later run changes nothing');
+});
+
 t.test('adapters: Apple DeviceView and Android DeviceRecord become DeviceFacts; sources are synced', async (t) => {
   const { db, audit, policies } = setup(t);
   policies.createFromTemplate('phone', 'hipaa-clinician-corporate-phone', ctx);

@@ -2,6 +2,8 @@
 export interface AuditConfig {
   treeHeadSchedule: string;
   alarmRetrySeconds: number;
+  retentionYears: number;
+  retentionSchedule: string;
 }
 
 export const auditSection = {
@@ -21,6 +23,19 @@ export const auditSection = {
       minimum: 1,
       default: 30,
       description: 'While the store cannot be written, how often to retry recording the audit.tree.inconsistent event.',
+    },
+    retentionYears: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      default: 6,
+      description:
+        'Keep every event at least this many years (HIPAA 45 CFR 164.316(b)(2)(i): six). Older event bodies are removed only once a verified export holds them (wardctl audit export, or wardctl audit verify FILE --record); their leaf hashes stay, so the tree and later bundles still verify. Nothing is pruned otherwise.',
+    },
+    retentionSchedule: {
+      type: 'string',
+      default: '29 2 * * *',
+      description: 'When the audit-retention job runs (node-cron expression, local time): it checks the store, then prunes what is due and exported.',
     },
   },
 } as const;

@@ -113,6 +113,28 @@ export interface ComplianceLookup {
     | undefined
   >;
   summary(): MaybePromise<{ total: number; compliant: number; nonCompliant: number; unknown: number; reasons: { reason: string; devices: number }[] }>;
+  /** The per-device HIPAA report; undefined when no device of that id has reported facts. */
+  hipaaReport(deviceId: string): MaybePromise<HipaaReportView | undefined>;
+  /** The same report as plain text (exactly what `wardctl policy report` prints). */
+  hipaaReportText(report: HipaaReportView): string;
+}
+
+/** Each 45 CFR 164.3xx safeguard of the catalogue with its status, the settings serving it and the evidence (src/policy). */
+export interface HipaaReportView {
+  deviceId: string;
+  platform: 'ios' | 'ipados' | 'macos' | 'android';
+  generatedAt: string;
+  status: 'compliant' | 'grace' | 'noncompliant';
+  /** The effective policy (hash) and the assigned policies it combines, least specific first. */
+  policy: { hash: string; layers: { scope: string; target: string; policy: string; version: number }[] };
+  safeguards: {
+    id: string;
+    title: string;
+    /** configured: set in policy, not yet confirmed by the device; not_addressed: nothing serves it. */
+    status: 'met' | 'not_met' | 'in_grace' | 'configured' | 'not_addressed';
+    settings: { path: string; value: unknown }[];
+    evidence: string[];
+  }[];
 }
 
 export interface PolicySummary {

@@ -205,6 +205,13 @@ export function handlers(s: HandlerServices): Record<string, Handler> {
       return { ...device, pendingWipe: s.devices.pendingWipe(device.id) };
     },
     'devices.commands': async ({ params, query }) => ({ commands: await s.devices.commands(params.deviceId, query.limit as number) }),
+    'devices.hipaaReport': async ({ ctx, params, query }) => {
+      const compliance = need(s.domains.compliance, 'compliance');
+      const report = await compliance.hipaaReport(params.deviceId);
+      if (!report) throw new HttpError(404, 'no_such_device', `no device ${JSON.stringify(params.deviceId)} has reported facts to Ward`);
+      const text = query.format ? query.format === 'text' : ctx.accepts('application/json', 'text/plain') === 'text/plain';
+      return text ? new Reply(compliance.hipaaReportText(report), { type: 'text/plain; charset=utf-8' }) : report;
+    },
     'devices.history': async ({ params, query }) => {
       await s.devices.need(params.deviceId);
       const events = await need(s.domains.auditEvents, 'the audit log').events({ ...(query as { limit: number }), target: { type: 'device', id: params.deviceId } });

@@ -21,7 +21,7 @@ export type { AppleDeviceSource, AndroidDeviceSource } from './fleets';
 export type { AppleTokenSource, AndroidTokenSource } from './enrollment';
 export type {
   AdminDomains, DeviceFleet, DeviceSummary, DeviceDetail, DeviceQuery, DeviceCommandView, DeviceAction, Platform,
-  ComplianceLookup, PolicyCatalog, PolicySummary, EnrollmentChallenges, AppleEnrollment, AndroidEnrollment,
+  ComplianceLookup, HipaaReportView, PolicyCatalog, PolicySummary, EnrollmentChallenges, AppleEnrollment, AndroidEnrollment,
   AuditBundles, AuditEventReader,
 } from './domains';
 export { hotp, totp, totpStep, verifyTotp, base32Encode, base32Decode, otpauthUri } from './totp';

@@ -37,9 +37,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
   if (ok.status === 204) responses['204'] = { description: ok.description ?? 'Done' };
   else if (ok.schema) responses[String(ok.status)] = { description: ok.description ?? 'Done', content: { 'application/json': { schema: ref(ok.schema) } } };
   else responses[String(ok.status)] = { description: ok.description ?? 'Done', content: { [ok.contentType ?? 'application/octet-stream']: {} } };
-  if (route.id === 'enrollment.android') {
-    (responses['201'] as { content: Record<string, unknown> }).content['image/png'] = {};
-  }
+  if (ok.alternate) (responses[String(ok.status)] as { content: Record<string, unknown> }).content[ok.alternate] = {};
   for (const [status, description] of Object.entries(ERRORS)) {
     if (route.roles === 'public' && (status === '401' || status === '403') && route.id !== 'session.create') continue;
     responses[status] = { description, content: { 'application/json': { schema: ref('Error') } } };

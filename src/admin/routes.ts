@@ -25,8 +25,8 @@ export interface RouteSpec {
   body?: string;
   /** A body that is not JSON (an uploaded audit bundle). */
   rawBody?: { contentType: string; description: string };
-  /** Status and named schema (or a media type) of the success answer. */
-  ok: { status: 200 | 201 | 202 | 204; schema?: string; contentType?: string; description?: string };
+  /** Status and named schema (or a media type) of the success answer; `alternate`: another media type, answered when Accept asks for it. */
+  ok: { status: 200 | 201 | 202 | 204; schema?: string; contentType?: string; description?: string; alternate?: string };
 }
 
 const ALL: readonly Role[] = ['admin', 'operator', 'auditor', 'nac'];
@@ -66,12 +66,17 @@ export const ROUTES: readonly RouteSpec[] = [
   { id: 'enrollment.read', method: 'GET', path: '/enrollment', roles: HANDS, tag: 'enrollment', summary: 'CA fingerprint, SCEP and CA URLs, which enrollment paths exist', ok: { status: 200, schema: 'Enrollment' } },
   { id: 'enrollment.challenge', method: 'POST', path: '/enrollment/challenges', roles: HANDS, needs: ['challenges'], tag: 'enrollment', summary: 'A one-time SCEP challenge (shown once)', body: 'ChallengeRequest', ok: { status: 201, schema: 'Challenge' } },
   { id: 'enrollment.apple', method: 'POST', path: '/enrollment/apple', roles: HANDS, needs: ['appleEnrollment'], tag: 'enrollment', summary: 'A link to a signed Apple enrollment profile', body: 'AppleEnrollmentRequest', ok: { status: 201, schema: 'AppleEnrollmentLink' } },
-  { id: 'enrollment.android', method: 'POST', path: '/enrollment/android', roles: HANDS, needs: ['androidEnrollment'], tag: 'enrollment', summary: 'Android provisioning QR code (JSON, or the PNG with Accept: image/png)', body: 'AndroidEnrollmentRequest', ok: { status: 201, schema: 'AndroidProvisioning' } },
+  { id: 'enrollment.android', method: 'POST', path: '/enrollment/android', roles: HANDS, needs: ['androidEnrollment'], tag: 'enrollment', summary: 'Android provisioning QR code (JSON, or the PNG with Accept: image/png)', body: 'AndroidEnrollmentRequest', ok: { status: 201, schema: 'AndroidProvisioning', alternate: 'image/png' } },
 
   // devices
   { id: 'devices.list', method: 'GET', path: '/devices', roles: READERS, needs: ['devices'], tag: 'devices', summary: 'Devices, filtered and paged, by name', query: 'DeviceQuery', ok: { status: 200, schema: 'DeviceList' } },
   { id: 'devices.read', method: 'GET', path: '/devices/:deviceId', roles: READERS, needs: ['devices'], tag: 'devices', summary: 'Facts, compliance reasons, pending wipe', ok: { status: 200, schema: 'DeviceDetail' } },
   { id: 'devices.commands', method: 'GET', path: '/devices/:deviceId/commands', roles: READERS, needs: ['devices'], tag: 'devices', summary: 'Queued and finished commands, newest first', query: 'Limit', ok: { status: 200, schema: 'CommandList' } },
+  {
+    id: 'devices.hipaaReport', method: 'GET', path: '/devices/:deviceId/hipaa-report', roles: READERS, needs: ['compliance'], tag: 'compliance',
+    summary: 'HIPAA report: each 45 CFR 164.3xx safeguard with its status, the settings serving it and the evidence (plain text with Accept: text/plain or ?format=text)',
+    query: 'HipaaReportQuery', ok: { status: 200, schema: 'HipaaReport', alternate: 'text/plain' },
+  },
   { id: 'devices.history', method: 'GET', path: '/devices/:deviceId/history', roles: READERS, needs: ['devices', 'auditEvents'], tag: 'devices', summary: "The device's audit events, newest first", query: 'AuditQuery', ok: { status: 200, schema: 'AuditEventList' } },
   { id: 'devices.lock', method: 'POST', path: '/devices/:deviceId/lock', roles: HANDS, needs: ['devices'], tag: 'devices', summary: 'Lock now', body: 'Lock', ok: { status: 202, schema: 'Command' } },
   { id: 'devices.restart', method: 'POST', path: '/devices/:deviceId/restart', roles: HANDS, needs: ['devices'], tag: 'devices', summary: 'Restart', ok: { status: 202, schema: 'Command' } },

@@ -230,6 +230,31 @@ export const ComplianceSummary = obj({
   reasons: list(obj({ reason: { type: 'string' }, devices: { type: 'integer' } })),
 });
 
+export const HipaaReport = obj({
+  deviceId: str('The device.'),
+  platform: { type: 'string', enum: ['ios', 'ipados', 'macos', 'android'] },
+  generatedAt: time('When the device was evaluated (from the facts it last reported).'),
+  status: { type: 'string', enum: ['compliant', 'grace', 'noncompliant'], description: 'The compliance verdict the report belongs to.' },
+  policy: obj({
+    hash: str('The effective policy (hash) the device was judged against.'),
+    layers: list(obj({ scope: str('default | unit | ward | role | device.'), target: str('The unit, ward, role or device ("" for default).'), policy: str('Policy name.'), version: { type: 'integer' } }), 'The assigned policies combined, least specific first.'),
+  }),
+  safeguards: list(obj({
+    id: str('45 CFR citation, e.g. 164.312(a)(2)(iii).'),
+    title: str('Its title in the rule, e.g. Automatic logoff.'),
+    status: {
+      type: 'string', enum: ['met', 'not_met', 'in_grace', 'configured', 'not_addressed'],
+      description: 'met: the device reported it in force (or Ward provides it); in_grace: failing within its grace period; configured: set in policy, not yet confirmed by the device; not_addressed: nothing serves it.',
+    },
+    settings: list(obj({ path: str('Policy setting, e.g. passcode.maxInactivityMinutes.'), value: { description: 'Its effective value.' } }), 'Policy settings serving the safeguard.'),
+    evidence: list({ type: 'string' }, 'What the device reported and what Ward itself does, one line each.'),
+  }), 'Every safeguard of the catalogue, in citation order.'),
+});
+export const HipaaReportQuery = obj(
+  { format: { type: 'string', enum: ['json', 'text'], description: 'text: the report as wardctl policy report prints it (the same as Accept: text/plain).' } },
+  [],
+);
+
 const policyProps = {
   id: str('Policy id.'),
   name: str('Name.'),
@@ -336,7 +361,7 @@ export const Dashboard = obj({
 });
 
 /** Query strings, by name (documented as OpenAPI parameters, not as components). */
-export const QUERY_SCHEMAS: Record<string, JsonSchema> = { CertificateQuery, DeviceQuery, Limit, AuditQuery, WipeRequestQuery };
+export const QUERY_SCHEMAS: Record<string, JsonSchema> = { CertificateQuery, DeviceQuery, Limit, AuditQuery, WipeRequestQuery, HipaaReportQuery };
 
 /** Path parameters, by name. */
 export const PARAMS: Record<string, JsonSchema> = {
@@ -354,7 +379,7 @@ export const NAMED_SCHEMAS: Record<string, JsonSchema> = {
   Error: ErrorAnswer, Login, Session, OwnPassword, PasswordSet, User, UserList, UserCreate, UserCreated, UserPatch, TotpReset,
   Token, TokenList, TokenCreate, TokenCreated, Certificate, CertificateWithPem, CertificateList, Revoke,
   Device, DeviceList, DeviceDetail, Command, CommandList, Lock, Wipe, WipeRequest, WipeRequestList, WipeAnswer, Reject,
-  ComplianceAnswer, ComplianceSummary, Policy, PolicyList, PolicyDetail, Assignment, Enrollment, ChallengeRequest, Challenge,
+  ComplianceAnswer, ComplianceSummary, HipaaReport, Policy, PolicyList, PolicyDetail, Assignment, Enrollment, ChallengeRequest, Challenge,
   AppleEnrollmentRequest, AppleEnrollmentLink, AndroidEnrollmentRequest, AndroidProvisioning, AuditExport, AuditReport,
   AuditEventList, Dashboard,
 };

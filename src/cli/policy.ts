@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import { buildPlist, signCms } from '../apple';
 import {
-  ComplianceService, PolicyError, PolicyService, SCOPES, TEMPLATES, explainSettings, explanationText, mobileconfig, safeguardLabel, template,
+  ComplianceService, PolicyError, PolicyService, SCOPES, TEMPLATES, explainSettings, explanationText, hipaaReportText, mobileconfig, template,
   type PolicySettings, type ProfileDict, type Scope,
 } from '../policy';
 import { CommandFailed, UsageError, type CliContext, type Verb, type VerbGroup } from './context';
@@ -339,12 +339,7 @@ export const policyCommands: VerbGroup = {
         const r = services(cli).compliance.hipaaReport(id);
         if (!r) throw new CommandFailed(`no device ${id} has reported facts`);
         if (values.json) return cli.printJson(r);
-        cli.print(`HIPAA report for ${r.deviceId} (${r.platform}), ${r.generatedAt}: ${r.status}; policy ${r.policy.hash}`);
-        for (const g of r.safeguards) {
-          cli.print(`${g.status.toUpperCase().padEnd(13)} ${safeguardLabel(g.id)}`);
-          for (const s of g.settings) cli.print(`    setting  ${s.path} = ${JSON.stringify(s.value).slice(0, 80)}`);
-          for (const line of g.evidence) cli.print(`    evidence ${line}`);
-        }
+        cli.print(hipaaReportText(r));
       },
     }),
   },

@@ -330,3 +330,14 @@ export function hipaaReport(facts: DeviceFacts, policy: EffectivePolicy, result:
   });
   return { deviceId: facts.deviceId, platform: facts.platform, generatedAt: result.evaluatedAt, status: result.status, policy: { hash: policy.hash, layers: policy.layers }, safeguards };
 }
+
+/** The report as plain text: what `wardctl policy report` prints and the admin API answers for text/plain. */
+export function hipaaReportText(r: HipaaReport): string {
+  const lines = [`HIPAA report for ${r.deviceId} (${r.platform}), ${r.generatedAt}: ${r.status}; policy ${r.policy.hash}`];
+  for (const g of r.safeguards) {
+    lines.push(`${g.status.toUpperCase().padEnd(13)} ${g.id} ${g.title}`);
+    for (const s of g.settings) lines.push(`    setting  ${s.path} = ${JSON.stringify(s.value).slice(0, 80)}`);
+    for (const line of g.evidence) lines.push(`    evidence ${line}`);
+  }
+  return lines.join('\n') + '\n';
+}

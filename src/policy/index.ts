@@ -23,7 +23,7 @@ export { compileApple, mobileconfig, nameBasedUuid, scepIdentityPayload, DEFAULT
 export type { AppleCompileContext, AppleCompiled, AppleEnrollmentKind, ApplePlatform, ProfileDict, ProfileValue, ProfileEncoder, NotApplied } from './apple';
 export { compileAndroid, androidPolicySchema, androidPolicyProblems, USER_RESTRICTIONS } from './android';
 export type { AndroidPolicy, AndroidCompiled } from './android';
-export { evaluateCompliance, hipaaReport, breachIncludes, DEFAULT_GRACE_HOURS, DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS } from './compliance';
+export { evaluateCompliance, hipaaReport, hipaaReportText, breachIncludes, DEFAULT_GRACE_HOURS, DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS } from './compliance';
 export type { DeviceFacts, Platform, ComplianceResult, ComplianceStatus, ComplianceState, Finding, RuleId, HipaaReport, SafeguardEvidence, SafeguardStatus } from './compliance';
 export { PolicyService, PolicyError, POLICY_NAME, GROUP_NAME } from './service';
 export type { PolicyPublisher, PublishReply, CompiledPolicy, PolicyView, PolicyDetail, PolicyHistoryEntry, PolicyTarget, PublishOutcome, PolicyDeps } from './service';

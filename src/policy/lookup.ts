@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { SYSTEM_ACTOR, canonicalJson, type AuditContext, type AuditLog } from '../audit';
 import type { WardDb } from '../db';
 import {
-  DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS, breachIncludes, evaluateCompliance, hipaaReport,
+  DEFAULT_MAX_OFFLINE_HOURS, PLATFORMS, breachIncludes, evaluateCompliance, hipaaReport, hipaaReportText,
   type ComplianceResult, type ComplianceStatus, type DeviceFacts, type HipaaReport, type Platform, type RuleId,
 } from './compliance';
 import type { PolicyService } from './service';
@@ -508,6 +508,11 @@ export class ComplianceService {
     const row = this.store.device(deviceId)!;
     const facts = JSON.parse(row.facts) as DeviceFacts;
     return hipaaReport(facts, this.deps.policies.effectiveFor({ deviceId, group: row.groupName ?? undefined }), result);
+  }
+
+  /** The report as plain text (wardctl policy report; the admin API's text/plain answer). */
+  hipaaReportText(report: HipaaReport): string {
+    return hipaaReportText(report);
   }
 
   /** Stored facts of a device (wardctl policy compliance --facts). */

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { type Page, chromium } from 'playwright-core';
 import t from 'tap';
 import { androidFleetOf, totp } from '../../src/admin';
-import { attachMissing, createPerson, enrollAndroid, memoryDomains, startAdminWard, testOutput } from './support';
+import { SAFEGUARDS } from '../../src/policy';
+import { ADMIN_CTX, attachMissing, createPerson, enrollAndroid, memoryDomains, startAdminWard, testOutput } from './support';
 import { aaptPackage, apksign, keytool, manifestXml } from '../android/apk-builder';
 import { tempDir, toolAsync } from '../support/ward';
 
@@ -49,7 +50,9 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   d.apple.add({ name: 'OR 3 anaesthesia iPad' });
   d.android.add({ name: 'ICU tablet 2', compliant: false, compliance: { compliant: false, reasons: ['passcode not set'], evaluatedAt: new Date().toISOString() } });
   const admin = await createPerson(ward, 'admin', 'nora');
-  // And one real device, enrolled through Ward's own Android service.
+  // And one real device, enrolled through Ward's own Android service, under a HIPAA baseline (its HIPAA report).
+  ward.policy.createFromTemplate('clinician-phone', 'hipaa-clinician-corporate-phone', ADMIN_CTX);
+  ward.policy.assign('clinician-phone', 'default', '', ADMIN_CTX);
   const pixel = enrollAndroid(ward, { model: 'Pixel 8', serialNumber: 'PX8ICU0042' });
   // A real signed DPC (aapt + apksigner), so the enrollment page can show a provisioning QR code.
   const apkDir = tempDir('ward-console-dpc-');
@@ -70,7 +73,9 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) problems.push(m.text());
+    // Chromium logs every 4xx answer; a device that never reported facts has no HIPAA report (404), the page says so.
+    const noReport = /status of 404/.test(m.text()) && /\/hipaa-report$/.test(m.location().url);
+    if (m.type() === 'error' && !/401|Unauthorized/.test(m.text()) && !noReport) problems.push(`${m.text()} ${m.location().url}`);
   });
   page.on('pageerror', (e) => problems.push(e.message));
   const shot = (name: string) => page.screenshot({ path: path.join(testOutput, `console-${name}.png`) });
@@ -113,6 +118,9 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   await page.keyboard.press('Enter');
   await page.waitForSelector('h1:text("Ward 4B nurse station iPad")');
   t.ok(await page.isVisible('#no-commands'), 'no commands yet');
+  if (!standIns.includes('compliance')) {
+    t.match(await page.textContent('#no-hipaa-report'), /has not reported its facts/, 'a device without reported facts has no HIPAA report, and says so');
+  }
 
   // Lock it: the confirmation names the device.
   await tabTo(page, 'Lock button', (el) => el.id === 'lock');
@@ -177,6 +185,34 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   t.same(await page.$$eval('#commands tbody tr td:nth-child(-n+2)', (tds) => tds.map((td: any) => td.textContent)), ['LOCK', 'queued'], 'LOCK shows queued');
   t.same(ward.android.commandsOf(pixel).map((c) => [c.type, c.status, c.payload.message, c.queuedBy]), [['LOCK', 'queued', 'ICU desk has your phone', 'admin:nora']], "Ward's Android queue holds the lock for the agent's next poll");
   await shot('android-locked');
+
+  // Its HIPAA report: every safeguard with its status, settings and evidence, as the API answers it.
+  await page.waitForSelector('#hipaa-report');
+  const rows = await page.$$eval('#hipaa-report tbody tr', (trs) => trs.map((tr: any) => ({
+    id: tr.getAttribute('data-safeguard'),
+    cells: [...tr.querySelectorAll('td')].map((td: any) => td.textContent),
+    evidence: [...tr.querySelectorAll('td:nth-child(4) li')].map((li: any) => li.textContent),
+    settings: tr.querySelectorAll('td:nth-child(3) li').length,
+  })));
+  const report = ward.compliance.hipaaReport(pixel)!;
+  const words: Record<string, string> = { met: 'met', not_met: 'not met', in_grace: 'in grace', configured: 'configured', not_addressed: 'not addressed' };
+  t.same(rows.map((r) => r.id), SAFEGUARDS.map((g) => g.id), 'one row per safeguard of the catalogue, in citation order');
+  t.same(rows.map((r) => [r.cells[0], r.cells[1]]), report.safeguards.map((g) => [`${g.id}${g.title}`, words[g.status]]), 'each with its title and status');
+  t.same(rows.map((r) => r.evidence), report.safeguards.map((g) => g.evidence), 'and its evidence, line by line');
+  t.same(rows.map((r) => r.settings), report.safeguards.map((g) => g.settings.length), 'and the policy settings serving it');
+  const audit = rows.find((r) => r.id === '164.312(b)')!;
+  t.equal(audit.cells[1], 'met', "audit controls: met by Ward's own audit log");
+  t.match(audit.evidence.join('\n'), /append-only, signed audit log/);
+  t.ok(rows.some((r) => r.cells[1] === 'in grace'), 'a freshly enrolled phone that has not reported a passcode yet is in grace');
+  t.ok(rows.find((r) => r.id === '164.312(a)(2)(iii)')!.settings > 0, 'automatic logoff lists the passcode setting');
+  const textHref = (await page.getAttribute('#hipaa-text', 'href'))!;
+  t.equal(textHref, `/api/v1/devices/${pixel}/hipaa-report?format=text`, 'a plain-text copy to download');
+  const text = await page.evaluate(async (u: string) => (await fetch(u, { credentials: 'same-origin' })).text(), textHref);
+  t.match(text, new RegExp(`^HIPAA report for ${pixel} \\(android\\), \\S+: ${report.status}; policy ${report.policy.hash}\n`), 'the plain text is the wardctl policy report text');
+  t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 1280), 'the report fits 1280 wide');
+  await page.focus('#hipaa-text');
+  await page.evaluate(() => document.getElementById('hipaa').scrollIntoView());
+  await shot('device-hipaa-report');
 
   // Audit export.
   await tabTo(page, 'Audit link', (el) => el.tag === 'a' && el.text === 'Audit');

@@ -35,6 +35,8 @@ t.test('every role x every route x both credential kinds', async (t) => {
   }
   const fleet = doubles.apple;
   const device = fleet.add({ name: 'Ward 4B nurse station iPad' });
+  // Its facts, as the Apple domain would report them: the compliance domain's HIPAA report needs them.
+  ward.compliance.report({ deviceId: device.id, platform: 'ipados', factsVersion: 1, lastSeenAt: new Date().toISOString(), enrolled: true, osVersion: '17.5' });
   const secrets: string[] = [];
   const people = {} as Record<Role, Person>;
   const sessions = {} as Record<Role, Credential>;
@@ -105,6 +107,7 @@ t.test('every role x every route x both credential kinds', async (t) => {
     'devices.list': () => ({ path: '/devices?q=ward&limit=10' }),
     'devices.read': () => ({ path: `/devices/${device.id}` }),
     'devices.commands': () => ({ path: `/devices/${device.id}/commands` }),
+    'devices.hipaaReport': () => ({ path: `/devices/${device.id}/hipaa-report` }),
     'devices.history': () => ({ path: `/devices/${device.id}/history?limit=5` }),
     'devices.lock': () => ({ path: `/devices/${device.id}/lock`, body: { message: 'Please call the 4B desk', phoneNumber: '+1 555 0100' } }),
     'devices.restart': () => ({ path: `/devices/${device.id}/restart` }),

@@ -203,11 +203,21 @@ export class MemoryFleet implements DeviceFleet {
 export function memoryDomains(ward: TestWard & { admin: AdminSurface }) {
   const apple = new MemoryFleet('apple', ward.audit);
   const android = new MemoryFleet('android', ward.audit);
+  const deviceOf = (key: string) => [...apple.devices.values(), ...android.devices.values()].find((x) => x.id === key || x.certificates.includes(key));
   const compliance: ComplianceLookup = {
     lookup: (key) => {
-      const d = [...apple.devices.values(), ...android.devices.values()].find((x) => x.id === key || x.certificates.includes(key));
+      const d = deviceOf(key);
       return d && { deviceId: d.id, compliant: d.compliant === true, reasons: d.compliance?.reasons ?? [], evaluatedAt: d.compliance?.evaluatedAt ?? null };
     },
+    // No safeguard catalogue here: the real report comes from src/policy whenever main.ts attaches it.
+    hipaaReport: (id) => {
+      const d = deviceOf(id);
+      return d && {
+        deviceId: d.id, platform: d.platform === 'apple' ? 'ipados' : 'android', generatedAt: d.compliance?.evaluatedAt ?? new Date().toISOString(),
+        status: d.compliant === false ? 'noncompliant' : 'compliant', policy: { hash: 'stand-in', layers: [] }, safeguards: [],
+      };
+    },
+    hipaaReportText: (r) => `HIPAA report for ${r.deviceId} (${r.platform}): ${r.status}\n`,
     summary: () => {
       const all = [...apple.devices.values(), ...android.devices.values()];
       const compliant = all.filter((d) => d.compliant === true).length;

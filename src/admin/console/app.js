@@ -241,8 +241,41 @@
     shell('Devices', form, table, pager);
   }
 
+  // met / not_met / in_grace / configured / not_addressed (docs/policy.md): badge class and words.
+  const SAFEGUARD_STATUS = { met: ['ok', 'met'], not_met: ['bad', 'not met'], in_grace: ['pending', 'in grace'], configured: ['unknown', 'configured'], not_addressed: ['unknown', 'not addressed'] };
+
+  /** The device's HIPAA report: each 45 CFR safeguard, its status, the settings serving it and the evidence (null: not served here). */
+  async function hipaaReport(id) {
+    const path = `/devices/${encodeURIComponent(id)}/hipaa-report`;
+    let r;
+    try {
+      r = await api('GET', path);
+    } catch (e) {
+      if (e.status === 401) throw e;
+      if (e.code === 'no_such_device') return h('p', { class: 'muted', id: 'no-hipaa-report' }, 'No HIPAA report yet: the device has not reported its facts to Ward.');
+      if (e.status === 404 || e.status === 503) return null;
+      return errorBox(e);
+    }
+    const count = (status) => r.safeguards.filter((g) => g.status === status).length;
+    const summary = Object.entries(SAFEGUARD_STATUS).map(([k, [, words]]) => `${count(k)} ${words}`).join(', ');
+    return h('div', { id: 'hipaa' },
+      h('p', { class: 'muted' }, `${r.safeguards.length} safeguards: ${summary}. Policy ${r.policy.hash.slice(0, 12)}, evaluated ${when(r.generatedAt)}. `,
+        h('a', { href: API + path + '?format=text', download: `hipaa-report-${r.deviceId}.txt`, id: 'hipaa-text' }, 'Plain text')),
+      h('table', { id: 'hipaa-report' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Safeguard (45 CFR)'), h('th', {}, 'Status'), h('th', {}, 'Policy settings'), h('th', {}, 'Evidence'))),
+        h('tbody', {}, r.safeguards.map((g) => {
+          const [cls, words] = SAFEGUARD_STATUS[g.status] || ['unknown', g.status];
+          return h('tr', { 'data-safeguard': g.id },
+            h('td', {}, h('span', { class: 'mono' }, g.id), h('br'), g.title),
+            h('td', {}, h('span', { class: 'status ' + cls }, words)),
+            h('td', {}, g.settings.length ? h('ul', { class: 'plain' }, g.settings.map((x) => h('li', {}, h('code', {}, x.path), ' = ', JSON.stringify(x.value)))) : '—'),
+            h('td', {}, g.evidence.length ? h('ul', { class: 'plain' }, g.evidence.map((x) => h('li', {}, x))) : '—'));
+        }))));
+  }
+
   async function device(id) {
-    const [d, { commands }] = await Promise.all([api('GET', '/devices/' + encodeURIComponent(id)), api('GET', '/devices/' + encodeURIComponent(id) + '/commands?limit=50')]);
+    const [d, { commands }, hipaa] = await Promise.all([
+      api('GET', '/devices/' + encodeURIComponent(id)), api('GET', '/devices/' + encodeURIComponent(id) + '/commands?limit=50'), hipaaReport(id)]);
     const canAct = ['admin', 'operator'].includes(state.session.role);
     const facts = h('dl', { class: 'facts' },
       [['Platform', d.platform], ['Model', d.model], ['Serial number', d.serialNumber], ['OS version', d.osVersion], ['Mode', d.mode], ['Enrolled', when(d.enrolledAt)],
@@ -267,7 +300,8 @@
         h('button', { type: 'button', class: 'danger', id: 'wipe', disabled: !!d.pendingWipe || d.wipeModes.length === 0, onclick: () => wipeDevice(d, result) }, 'Wipe…'))
       : null;
     const pending = d.pendingWipe ? h('p', { class: 'notice' }, `A ${d.pendingWipe.mode} wipe asked by ${d.pendingWipe.requestedBy} is waiting for a second admin (until ${when(d.pendingWipe.expiresAt)}).`) : null;
-    shell(d.name, actions, result, pending, h('h2', {}, 'Compliance'), compliance, h('h2', {}, 'Commands'), cmds, h('h2', {}, 'Facts'), h('div', { class: 'panel' }, facts));
+    shell(d.name, actions, result, pending, h('h2', {}, 'Compliance'), compliance, h('h2', {}, 'Commands'), cmds,
+      hipaa ? h('h2', {}, 'HIPAA report') : null, hipaa, h('h2', {}, 'Facts'), h('div', { class: 'panel' }, facts));
   }
 
   /** A modal <dialog> (native focus trap, Esc cancels) naming what is about to happen. */

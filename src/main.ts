@@ -2,7 +2,7 @@
 // Composition root: the only place that wires the domains together. `node dist/main.js --config FILE`
 // (or WARD_CONFIG=FILE) starts the daemon.
 import type { Logger } from 'pino';
-import { AuditLog, AuditStore, AuditTrail, SYSTEM_ACTOR, auditConfigOf, verifyBundle, type AuditContext } from './audit';
+import { AuditExportError, AuditLog, AuditStore, AuditTrail, SYSTEM_ACTOR, auditConfigOf, verifyBundle, type AuditContext } from './audit';
 import { type WardConfig, ConfigError, configPathFromArgs, createLogger, loadConfig } from './config';
 import { MigrationError, openDatabase, type WardDb } from './db';
 import { Health, type Listeners, Schedule, createListeners, setSqliteVersion } from './http';
@@ -162,7 +162,17 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
     auditEvents: audit,
     auditBundles: {
       exportBundle: (range, ctx) => auditTrail.exportBundle(range, ctx),
-      verifyBundle: (bytes, previous) => verifyBundle(bytes, { previous, trustAnchors: [ca.root.cert] }),
+      verifyBundle: async (bytes, previous, ctx) => {
+        const report = verifyBundle(bytes, { previous, trustAnchors: [ca.root.cert] });
+        if (!report.ok || !ctx) return report;
+        try {
+          const confirmed = await auditTrail.confirmExport(bytes, ctx);
+          return { ...report, export: { id: confirmed.export.id, verifiedAt: confirmed.export.verifiedAt, newlyVerified: confirmed.newlyVerified } };
+        } catch (e) {
+          if (e instanceof AuditExportError) return report; // a good bundle, but not one this Ward recorded
+          throw e;
+        }
+      },
     },
     challenges: scep && {
       issue: (o, ctx) => scep.createChallenge({ ttl: o.ttlMinutes ? `${o.ttlMinutes}m` : undefined, boundTo: o.boundTo }, ctx),

@@ -176,11 +176,15 @@ export interface AndroidEnrollment {
 /** Signed audit bundles (src/audit). exportBundle records its own audit.bundle.exported event. */
 export interface AuditBundles {
   exportBundle(range: { since?: string; until?: string }, ctx: AuditContext): Promise<{ bundle: Buffer; range: { start: number; end: number } }>;
-  verifyBundle(bytes: Buffer, previous?: Buffer): MaybePromise<{
+  /** Every check, offline. With `ctx`, a bundle this Ward exported that verifies is also marked a
+   * verified export (what audit retention requires before it prunes), like `wardctl audit verify --record`. */
+  verifyBundle(bytes: Buffer, previous?: Buffer, ctx?: AuditContext): MaybePromise<{
     ok: boolean;
     failures: { check: string; message: string; line?: number }[];
     lines: number;
     treeHead?: { treeSize: number; rootHash: string; timestamp: string };
+    /** Present when the bundle is one of this Ward's recorded exports. */
+    export?: { id: number; verifiedAt: string | null; newlyVerified: boolean };
   }>;
 }
 

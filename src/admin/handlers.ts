@@ -253,7 +253,7 @@ export function handlers(s: HandlerServices): Record<string, Handler> {
         headers: { 'Content-Disposition': `attachment; filename="ward-audit-${stamp}Z.tar"`, 'X-Ward-Range': `${out.range.start}-${out.range.end}` },
       });
     },
-    'audit.verify': async ({ body }) => need(s.domains.auditBundles, 'audit verification').verifyBundle(body as Buffer),
+    'audit.verify': async ({ body, audit }) => need(s.domains.auditBundles, 'audit verification').verifyBundle(body as Buffer, undefined, audit),
   };
 }
 

@@ -1,15 +1,16 @@
-// Every kind of client of a Ward daemon at once, for the crash test: SCEP enrollments (pkiMessages
-// built by openssl and pkijs, test/scep), Apple check-ins and command fetches (the simulated device of
-// test/apple, signed plists), Android agents enrolling, reporting, polling and answering commands (the
-// reference agent of test/android), and an admin API client issuing challenges and queuing commands.
-// Every request carries its own X-Request-Id. An answered request is remembered with what must now be
-// in the database: its effect, and the audit events that carry its request id.
+// Every kind of client of a Ward daemon at once, for the fault tests (kill, full disk, locked
+// database, slow clients): SCEP enrollments (pkiMessages built by openssl and pkijs, test/scep), Apple
+// check-ins and command fetches (the simulated device of test/apple, signed plists), Android agents
+// enrolling, reporting, polling and answering commands (the reference agent of test/android), and an
+// admin API client issuing challenges and queuing commands. Every request carries its own
+// X-Request-Id. An answered request is remembered with what must now be in the database: its effect,
+// and the audit events that carry its request id.
 import crypto, { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { parsePlistDict, type PlistDict } from '../../src/apple/plist';
+import { parsePlistDict } from '../../src/apple/plist';
 import { AgentSimulator, type ReceivedCommand } from '../android/agent-simulator';
 import { fixture } from '../apple/fixture';
 import { makeLeaf, makeRoot } from '../apple/openssl';

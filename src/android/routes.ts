@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { HttpError, Router, readJson, type Context, type Next as KoaNext } from '../http';
 import type { Logger } from 'pino';
+import { STORAGE_ANSWERS, storageTrouble } from '../db';
 import { AgentError, type AndroidService, CONTINUE, type Next } from './service';
 import type { DeviceRecord } from './store';
 import {
@@ -39,10 +40,6 @@ function answer(ctx: Context, status: number, body: Record<string, unknown> & { 
   ctx.body = body;
 }
 
-function sqliteCode(e: unknown): string {
-  return String((e as { code?: string }).code ?? '');
-}
-
 /**
  * Renders every agent failure as {error, reason, requestId, next}. Passing trouble (busy database,
  * full disk, shutdown, a bug) says retry_later; only AgentError carries reauthenticate or unenrolled.
@@ -59,12 +56,10 @@ function agentAnswers(log: Logger | undefined) {
       if (e instanceof HttpError && e.status < 500) {
         return answer(ctx, e.status, { error: e.code, reason: e.reason, requestId, next: CONTINUE });
       }
-      const code = sqliteCode(e);
-      if (code.startsWith('SQLITE_BUSY') || code === 'SQLITE_LOCKED') {
-        return answer(ctx, 503, { error: 'busy', reason: 'the database is busy; retry shortly', requestId, next: { action: 'retry_later', retryAfterSeconds: 2, reason: 'database busy' } });
-      }
-      if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'SQLITE_IOERR_WRITE') {
-        return answer(ctx, 503, { error: 'storage_full', reason: 'the appliance is out of storage; nothing was changed', requestId, next: { action: 'retry_later', retryAfterSeconds: 60, reason: 'storage full' } });
+      const trouble = storageTrouble(e);
+      if (trouble) {
+        const { code, reason, short, retryAfterSeconds } = STORAGE_ANSWERS[trouble];
+        return answer(ctx, 503, { error: code, reason, requestId, next: { action: 'retry_later', retryAfterSeconds, reason: short } });
       }
       log?.error({ err: e, requestId }, 'android agent request failed');
       answer(ctx, 500, { error: 'internal_error', reason: 'internal error', requestId, next: { action: 'retry_later', retryAfterSeconds: 30, reason: 'internal error' } });

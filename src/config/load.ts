@@ -20,7 +20,7 @@ export interface WardConfig {
   database: { file: string; busyTimeoutMs: number };
   http: ListenerConfig;
   https: ListenerConfig;
-  limits: { bodyBytes: number; requestTimeoutMs: number; headersTimeoutMs: number };
+  limits: { bodyBytes: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number; connectionsPerAddress: number };
   logging: { level: string };
   pki: {
     dir: string;

@@ -18,6 +18,8 @@ const listener = (port: number, what: string) => ({
   default: {},
 });
 
+const integer = (minimum: number, dflt: number, description: string) => ({ type: 'integer', minimum, default: dflt, description }) as const;
+
 export const coreSchema = {
   hostname: {
     type: 'string',
@@ -33,7 +35,10 @@ export const coreSchema = {
     default: {},
     properties: {
       file: { type: 'string', description: 'SQLite database file. Default: <dataDir>/ward.db.' },
-      busyTimeoutMs: { type: 'integer', minimum: 0, default: 5000, description: 'How long a writer waits for a lock before failing cleanly.' },
+      busyTimeoutMs: {
+        type: 'integer', minimum: 0, default: 5000,
+        description: 'How long a writer waits for a lock another process holds (a long wardctl write, a sqlite3 shell) before answering 503 with Retry-After. The wait holds up every request, so after one gives up, the next writers do not wait until one gets through.',
+      },
     },
   },
   http: listener(8080, 'plain-HTTP (SCEP, /ca.pem, /crl, the Android DPC APK, /healthz)'),
@@ -43,9 +48,12 @@ export const coreSchema = {
     additionalProperties: false,
     default: {},
     properties: {
-      bodyBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest request body accepted (413 beyond).' },
-      requestTimeoutMs: { type: 'integer', minimum: 1000, default: 30000, description: 'A request that has not completed by then is cut off (slow clients).' },
-      headersTimeoutMs: { type: 'integer', minimum: 1000, default: 10000, description: 'Time allowed to send the request headers.' },
+      bodyBytes: integer(1024, 1048576, 'Largest request body accepted (413 beyond).'),
+      requestTimeoutMs: integer(1000, 30000, 'Time allowed to send a whole request, headers and body (slow uploads are cut off with 408). Not the time Ward takes to answer: held Android command polls are not affected.'),
+      headersTimeoutMs: integer(1000, 10000, 'Time allowed for the TLS handshake and for the request headers, counted from the connection (slowloris, idle sockets: 408, then closed).'),
+      keepAliveTimeoutMs: integer(1000, 5000, 'An idle keep-alive connection is closed after this long without a new request.'),
+      maxConnections: integer(1, 20000, "Most open connections per listener; beyond it new connections are dropped. Held Android polls count (one per device). Keep both listeners together under the unit's LimitNOFILE (65536)."),
+      connectionsPerAddress: integer(0, 1000, 'Most open connections from one client address, both listeners together (0: no cap); one host cannot take every connection. Raise it above the number of devices that reach Ward through one NAT or proxy address.'),
     },
   },
   logging: {

@@ -3,6 +3,7 @@
 // Each unit's promise settles only after COMMIT: a device is answered only once its change and
 // the change's audit event are durable.
 import type { WardDb } from './index';
+import { storageTrouble } from './trouble';
 
 interface Unit {
   fn: () => unknown;
@@ -55,7 +56,13 @@ export class GroupCommit {
       this.db.write(() => {
         for (let i = 0; i < units.length; i++) results[i] = units[i].fn();
       });
-    } catch {
+    } catch (e) {
+      // A locked database or a full disk fails every unit alike: retrying each alone would only wait
+      // (or fail) once per unit.
+      if (storageTrouble(e)) {
+        for (const u of units) u.reject(e);
+        return;
+      }
       // One unit failed and the whole batch rolled back: run each alone so only the failing one fails.
       for (const u of units) {
         try {

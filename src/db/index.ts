@@ -6,16 +6,20 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { packageRoot } from '../config';
 import { readMigrations, MigrationError } from './migrate';
+import { storageTrouble } from './trouble';
 import { upgradeDatabase } from './upgrade';
 
 export { MigrationError, migrate, readMigrations } from './migrate';
 export { preMigrationBackupDir, upgradeDatabase } from './upgrade';
+export { STORAGE_ANSWERS, storageTrouble, type StorageTrouble } from './trouble';
 
 export interface WardDb {
   sqlite: Database.Database;
   orm: BetterSQLite3Database;
   /** Runs fn in a write transaction (BEGIN IMMEDIATE, so concurrent writers wait on busy_timeout
-   * instead of failing on a stale snapshot). Nested calls join the outer transaction. */
+   * instead of failing on a stale snapshot). Nested calls join the outer transaction. After a writer
+   * gave up waiting for a lock another process holds, the next ones try once without waiting until
+   * one gets through: the wait blocks the event loop, so it is paid once per lock, not per request. */
   write<T>(fn: () => T): T;
   /** Counts outermost write transactions begun by this connection: a value read inside db.write stays
    * valid (nobody else can write) while `transactions` still shows the same count. */
@@ -40,7 +44,8 @@ export function openDatabase(file: string, opts: OpenOptions = {}): WardDb {
     sqlite.pragma('synchronous = FULL');
   }
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+  sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
   try {
     fs.chmodSync(file, 0o600);
   } catch {
@@ -61,6 +66,11 @@ export function openDatabase(file: string, opts: OpenOptions = {}): WardDb {
   const begin = opts.readonly ? undefined : sqlite.prepare('BEGIN IMMEDIATE');
   const commit = opts.readonly ? undefined : sqlite.prepare('COMMIT');
   const rollback = opts.readonly ? undefined : sqlite.prepare('ROLLBACK');
+  let waitMs = busyTimeoutMs;
+  const waitForLocks = (ms: number) => {
+    if (ms !== waitMs) sqlite.pragma(`busy_timeout = ${ms}`);
+    waitMs = ms;
+  };
   const db = {
     sqlite,
     orm,
@@ -68,15 +78,22 @@ export function openDatabase(file: string, opts: OpenOptions = {}): WardDb {
     write<T>(fn: () => T): T {
       if (sqlite.inTransaction) return fn();
       if (!begin) throw new Error('the database is open read-only');
-      begin.run();
-      db.transactions++;
       try {
-        const result = fn();
-        commit!.run();
+        begin.run();
+        db.transactions++;
+        let result: T;
+        try {
+          result = fn();
+          commit!.run();
+        } catch (e) {
+          // SQLite may already have rolled back on its own (SQLITE_FULL, SQLITE_IOERR).
+          if (sqlite.inTransaction) rollback!.run();
+          throw e;
+        }
+        waitForLocks(busyTimeoutMs);
         return result;
       } catch (e) {
-        // SQLite may already have rolled back on its own (SQLITE_FULL, SQLITE_IOERR).
-        if (sqlite.inTransaction) rollback!.run();
+        if (storageTrouble(e) === 'busy') waitForLocks(0);
         throw e;
       }
     },

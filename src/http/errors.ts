@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
+import { STORAGE_ANSWERS, storageTrouble } from '../db';
 
 /** An answer for the client: status, a stable error code, and a human reason (never internals). */
 export class HttpError extends Error {
@@ -38,31 +39,20 @@ export function errorBoundary(log: Logger) {
         status = err.status;
         code = err.type ?? 'bad_request';
         reason = err.expose ? String(err.message) : 'bad request';
-      } else if (isSqliteBusy(e)) {
-        status = 503;
-        code = 'busy';
-        reason = 'the database is busy; retry shortly';
-        ctx.set('Retry-After', '2');
-      } else if (isDiskFull(e)) {
-        status = 503;
-        code = 'storage_full';
-        reason = 'the appliance is out of storage; nothing was changed';
-        ctx.set('Retry-After', '30');
+      } else {
+        const trouble = storageTrouble(e);
+        if (trouble) {
+          const answer = STORAGE_ANSWERS[trouble];
+          ({ code, reason } = answer);
+          status = 503;
+          ctx.set('Retry-After', String(answer.retryAfterSeconds));
+        }
       }
-      if (status >= 500) log.error({ err: e, requestId: ctx.state.requestId }, 'request failed');
+      if (status === 503) log.warn({ err: (e as Error).message, requestId: ctx.state.requestId }, 'request refused: unavailable');
+      else if (status >= 500) log.error({ err: e, requestId: ctx.state.requestId }, 'request failed');
       ctx.status = status;
       ctx.type = 'application/json';
       ctx.body = { error: code, reason, requestId: ctx.state.requestId };
     }
   };
-}
-
-function isSqliteBusy(e: unknown): boolean {
-  const code = (e as { code?: string }).code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT';
-}
-
-function isDiskFull(e: unknown): boolean {
-  const code = (e as { code?: string }).code;
-  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'SQLITE_IOERR_WRITE';
 }

@@ -2,7 +2,7 @@
 // needs before it trusts Ward) and HTTPS (everything else), each a koa app with the same middleware.
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -54,6 +54,42 @@ function tlsOptions(id: TlsIdentity): https.ServerOptions {
   };
 }
 
+/** A request Node refused before it reached koa: too slow (headersTimeout, requestTimeout), headers too large. */
+const CLIENT_ERROR_STATUS: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+};
+
+/**
+ * Open connections per client address over both listeners: past the cap a new connection is closed
+ * at once (a flood from one host must not use up maxConnections for every device).
+ */
+class ConnectionCounts {
+  private readonly byAddress = new Map<string, number>();
+  readonly open = { http: 0, https: 0 };
+  refused = 0;
+
+  constructor(private readonly perAddress: number) {}
+
+  admit(socket: Socket, listener: 'http' | 'https'): void {
+    const address = socket.remoteAddress ?? '';
+    const held = this.byAddress.get(address) ?? 0;
+    if (this.perAddress > 0 && held >= this.perAddress) {
+      this.refused++;
+      socket.destroy();
+      return;
+    }
+    this.byAddress.set(address, held + 1);
+    this.open[listener]++;
+    socket.once('close', () => {
+      this.open[listener]--;
+      const left = (this.byAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.byAddress.set(address, left);
+      else this.byAddress.delete(address);
+    });
+  }
+}
+
 export function createListeners(cfg: WardConfig, log: Logger, health: Health, tls: TlsIdentity): Listeners {
   const abort = new AbortController();
   const plain = new Router();
@@ -77,18 +113,39 @@ export function createListeners(cfg: WardConfig, log: Logger, health: Health, tl
     app.use(router.allowedMethods());
     return app;
   };
-  const httpServer = http.createServer(appOf(plain, 'http').callback());
-  const httpsServer = https.createServer(tlsOptions(tls), appOf(secure, 'https').callback());
-  for (const s of [httpServer, httpsServer]) {
-    s.requestTimeout = cfg.limits.requestTimeoutMs;
-    s.headersTimeout = cfg.limits.headersTimeoutMs;
-    s.keepAliveTimeout = 5000;
+  const limits = cfg.limits;
+  // Node checks the header and request deadlines every connectionsCheckingInterval (default 30 s,
+  // which would let a slow client keep its socket that long past headersTimeout), and refuses a
+  // headersTimeout longer than the requestTimeout (the headers are part of the request).
+  const timing = {
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: 1000,
+  };
+  const httpServer = http.createServer(timing, appOf(plain, 'http').callback());
+  const httpsServer = https.createServer({ ...timing, ...tlsOptions(tls), handshakeTimeout: limits.headersTimeoutMs }, appOf(secure, 'https').callback());
+  const connections = new ConnectionCounts(limits.connectionsPerAddress);
+  for (const [s, name] of [[httpServer, 'http'], [httpsServer, 'https']] as const) {
+    s.maxConnections = limits.maxConnections;
     s.maxHeadersCount = 100;
-    s.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    s.on('connection', (socket: Socket) => connections.admit(socket, name));
+    s.on('drop', () => connections.refused++);
+    // Expect: 100-continue: Node would send "100 Continue" at once; readBody sends it only once the
+    // route wants the body, so an oversized upload is refused before the client sends it.
+    s.on('checkContinue', (req, res) => s.emit('request', req, res));
+    s.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Only an HTTP-level refusal gets an HTTP answer. The HTTPS server reports failed or timed-out
+      // TLS handshakes here too: a plaintext answer on such a socket would wait for a handshake that
+      // never comes, and keep the socket open for good.
+      const code = err.code ?? '';
+      const http = code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (http && socket.writable) socket.end(`HTTP/1.1 ${CLIENT_ERROR_STATUS[code] ?? '400 Bad Request'}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
   }
+  health.register('http', () => ({
+    ok: true,
+    details: { connections: { ...connections.open }, refusedConnections: connections.refused },
+  }));
   httpsServer.on('tlsClientError', (err) => log.debug({ err: err.message }, 'tls handshake failed'));
 
   const listen = (s: http.Server, l: { host: string; port: number }) =>

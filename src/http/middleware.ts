@@ -45,46 +45,51 @@ export async function readBody(ctx: Context, limit: number, types?: string[]): P
     }
   }
   const declared = Number(ctx.get('content-length') || '0');
-  if (declared > limit) {
-    // Discard what the client is still sending so it reads our 413 instead of a connection reset.
-    ctx.req.resume();
-    throw new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
-  }
+  const waitsForContinue = /100-continue/i.test(ctx.get('expect'));
+  if (declared > limit) throw tooLarge(ctx, limit);
+  // The listeners hold back "100 Continue" (listeners.ts): ask for the body only now that it is wanted.
+  if (waitsForContinue) ctx.res.writeContinue();
+  const req = ctx.req;
   // Events rather than `for await`: the async iterator costs a promise a chunk, on every check-in.
   return new Promise<Buffer>((resolve, reject) => {
-    const req = ctx.req;
     const chunks: Buffer[] = [];
     let size = 0;
-    const done = (err?: Error) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (err) reject(err);
+    const done = (settle: () => void) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      settle();
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        done(new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
+      if (size > limit) done(() => reject(tooLarge(ctx, limit)));
+      else chunks.push(chunk);
     };
-    const onEnd = () => {
-      done();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => done(err);
-    // The client went away before the end: nothing to answer.
-    const onClose = () => {
-      if (!req.complete) done(new HttpError(400, 'request_aborted', 'the client closed the connection before the body ended'));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+    const onEnd = () => done(() => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    const onError = (e: Error) => done(() => reject(e));
+    const onClose = () => done(() => reject(new HttpError(400, 'request_aborted', 'the client closed the connection before the whole body arrived')));
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
+}
+
+/** How long a connection is still read (and what arrives dropped) after a 413 that closes it. */
+const LINGER_MS = 2000;
+
+/**
+ * 413 for a body over the limit, never read into memory. The connection closes after the answer, in
+ * stages (RFC 9112 section 9.6): our side first, then what the client still sends is read and dropped
+ * for a moment, so that it reads the 413 instead of a reset (closing with unread data sends RST).
+ */
+function tooLarge(ctx: Context, limit: number): HttpError {
+  const socket = ctx.req.socket;
+  ctx.set('Connection', 'close');
+  ctx.req.resume();
+  // Node ends a "Connection: close" answer with socket.destroySoon(): end, then destroy at once.
+  socket.destroySoon = () => {
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
+  return new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
 }
 
 /** JSON body with a size limit; 400 with a reason when it does not parse. */

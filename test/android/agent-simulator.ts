@@ -115,13 +115,13 @@ export class AgentSimulator {
   }
 
   /** Step 2: enroll with the token, the facts and a CSR. */
-  async enroll(): Promise<AgentAnswer> {
+  async enroll(opts: { headers?: Record<string, string> } = {}): Promise<AgentAnswer> {
     if (!this.caChainPem) await this.pinCa();
     const answer = await this.call<{ deviceId: string; certificate: string; caChain: string[]; policy: Record<string, unknown>; policyEtag: string }>('POST', '/enroll', {
       token: this.opts.enrollmentToken,
       csr: buildCsr(this.key, this.installationId),
       facts: this.facts(),
-    });
+    }, opts);
     if (answer.status === 201) {
       this.state = 'enrolled';
       this.deviceId = answer.body.deviceId;

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
-import { readTar } from '../../src/audit/tar';
-import { nodeBin, request, spawnDaemon, wardctl, writeTestConfig } from '../support/ward';
+import { bundleEntries, exportAuditBundle, verifyAuditBundle } from '../support/audit';
+import { nodeBin, request, spawnDaemon, writeTestConfig } from '../support/ward';
 
 function post(agent: http.Agent, port: number, n: number): Promise<{ seq: number; n: number }> {
   return new Promise((resolve, reject) => {
@@ -24,8 +23,7 @@ t.test('SIGKILL under write load: every answered event survives and the tree ver
   const { dir, file } = writeTestConfig();
   const out = (f: string) => path.join(dir, f);
   // A signed export before the load, to check the log after the crash only grew.
-  const before = wardctl(['audit', 'export', '--out', out('before.tar'), '--config', file]);
-  t.equal(before.status, 0, before.stderr);
+  exportAuditBundle(file, out('before.tar'));
 
   const proc = spawn(nodeBin, [path.join(__dirname, 'load-target.js'), file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -71,13 +69,12 @@ t.test('SIGKILL under write load: every answered event survives and the tree ver
   const health = await request(`http://127.0.0.1:${daemon.httpPort}/healthz`);
   t.equal(health.status, 200, 'healthy after the crash');
   t.equal(health.json().checks.audit.ok, true);
-  const exp = wardctl(['audit', 'export', '--out', out('after.tar'), '--config', file]);
-  t.equal(exp.status, 0, exp.stderr);
+  exportAuditBundle(file, out('after.tar'));
   await daemon.stop();
 
-  const v = wardctl(['audit', 'verify', out('after.tar'), '--previous', out('before.tar')]);
-  t.equal(v.status, 0, `the tree verifies and is consistent with the pre-crash bundle: ${v.stderr}${v.stdout}`);
-  const entries = readTar(fs.readFileSync(out('after.tar'))).find((e) => e.name === 'entries.jsonl')!.data.toString().split('\n').slice(0, -1).map((l) => JSON.parse(l));
+  const v = verifyAuditBundle(out('after.tar'), out('before.tar'));
+  t.equal(v.status, 0, `the tree verifies and is consistent with the pre-crash bundle: ${v.output}`);
+  const entries = bundleEntries(out('after.tar'));
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   let missing = 0;
   for (const [n, seq] of answered) {

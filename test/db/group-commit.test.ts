@@ -48,3 +48,20 @@ t.test('a full batch commits at once', async (t) => {
   await p;
   f.db.close();
 });
+
+t.test('a full disk fails the whole batch at once: no unit runs a second time', async (t) => {
+  const f = fresh();
+  const g = new GroupCommit(f.db);
+  const insert = f.db.sqlite.prepare('INSERT INTO n (v) VALUES (?)');
+  let runs = 0;
+  const settled = await Promise.allSettled([1, 2, 3].map((v) => g.commit(() => {
+    runs++;
+    if (v === 3) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    return insert.run(v);
+  })));
+  t.same(settled.map((s) => s.status), ['rejected', 'rejected', 'rejected'], 'every unit is refused (the caller answers 503)');
+  t.same(settled.map((s) => (s as PromiseRejectedResult).reason.code), ['SQLITE_FULL', 'SQLITE_FULL', 'SQLITE_FULL']);
+  t.equal(runs, 3, 'each unit ran once: none was retried alone against the full disk');
+  t.equal(f.count(), 0, 'nothing committed');
+  f.db.close();
+});

@@ -125,10 +125,14 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node build/src/main.js --config FILE` and waits for its "ready" log line. */
-export function spawnDaemon(file: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+/**
+ * Starts `node build/src/main.js --config FILE` and waits for its "ready" log line. `prefix`: a command
+ * that execs the rest (e.g. `unshare -m ...`), so that the daemon keeps its pid.
+ */
+export function spawnDaemon(file: string, env: NodeJS.ProcessEnv = {}, prefix: string[] = []): Promise<Daemon> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(nodeBin, [mainJs, '--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...prefix, nodeBin, mainJs, '--config', file];
+    const proc = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let ready = false;
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));

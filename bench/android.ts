@@ -12,31 +12,22 @@
 // answers the other 1,000 at once with retry_later. Memory is the daemon's RSS growth per held poll,
 // against the baseline app's RSS growth per open keep-alive TLS connection.
 // One JSON object a line: name, value, unit, baseline {name, value}, ratio, ...
-import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
-import path from 'node:path';
 import tls from 'node:tls';
-import { AndroidService, staticPolicySource } from '../src/android';
-import { AuditLog } from '../src/audit';
-import { openDatabase } from '../src/db';
-import { CertificateAuthority } from '../src/pki';
-import { buildCsr } from '../test/android/agent-simulator';
-import { loadTestConfig, spawnDaemon, writeTestConfig, type Daemon } from '../test/support/ward';
+import { spawnDaemon, type Daemon } from '../test/support/ward';
+import { benchOutput, healthDetails, httpsCall, memoryOf, round, startKoaBaseline } from './_load';
+import { ANDROID_STATUS, type AndroidBenchDevice, BenchFleet, keyPool, openBenchStore, writeBaselineTls, writeBenchConfig } from './_seed';
 
 const DEVICES = Number(process.env.BENCH_ANDROID_DEVICES ?? 10_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const HELD_CAP = DEVICES - Math.floor(DEVICES / 10);
-const KEY_POOL = 8;
-const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
-const log = (s: string) => process.stderr.write(`bench/android: ${s}\n`);
-const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+const { emit, log } = benchOutput('android');
+// The constant answer of the minimal app: what Ward's endpoint answers in the simplest case.
+const KOA_ANSWER = JSON.stringify({ next: { action: 'continue' }, commands: [], policyEtag: '"baseline"', pendingCommands: 0 });
 
-interface Device {
-  id: string;
-  context: tls.SecureContext;
+interface Device extends AndroidBenchDevice {
   agent?: https.Agent;
 }
 
@@ -49,40 +40,9 @@ interface Pass {
   statuses: Record<number, number>;
 }
 
-/**
- * One request on the device's own connection. A keep-alive socket the server closed just as it was
- * reused fails with ECONNRESET; like any HTTP client, the request is then sent once more.
- */
-async function request(base: string, d: Device, method: string, p: string, body?: Buffer): Promise<{ status: number; reused: boolean; body: Buffer }> {
-  try {
-    return await requestOnce(base, d, method, p, body);
-  } catch (e) {
-    if ((e as { reused?: boolean }).reused) return requestOnce(base, d, method, p, body);
-    throw e;
-  }
-}
-
-function requestOnce(base: string, d: Device, method: string, p: string, body?: Buffer): Promise<{ status: number; reused: boolean; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      `${base}${p}`,
-      {
-        method,
-        agent: d.agent,
-        servername: 'localhost',
-        headers: body ? { 'Content-Type': 'application/json', 'Content-Length': String(body.length) } : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (e) => reject(Object.assign(e, { reused: req.reusedSocket })));
-    if (body) req.write(body);
-    req.end();
-  });
+/** One request on the device's own connection. */
+function request(base: string, d: Device, method: string, p: string, body?: Buffer) {
+  return httpsCall(`${base}${p}`, d.agent!, { method, body, headers: body ? { 'Content-Type': 'application/json' } : {} });
 }
 
 /** A command poll that calls `connected` once its TLS connection is up (the request is then on its way). */
@@ -175,97 +135,21 @@ async function syncAll(base: string, devices: Device[], status: Buffer): Promise
   return { first: summary(first), steady: summary(steady) };
 }
 
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-function startBaseline(tlsFile: string): Promise<{ proc: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    // The constant answer of the minimal app: what Ward's endpoint answers in the simplest case.
-    const baselineBody = `${tlsFile}.body`;
-    fs.writeFileSync(baselineBody, JSON.stringify({ next: { action: 'continue' }, commands: [], policyEtag: '"baseline"', pendingCommands: 0 }));
-    const proc = spawn(process.execPath, [path.join(__dirname, '_koa-baseline.js'), tlsFile, 'application/json', baselineBody], { stdio: ['ignore', 'pipe', 'inherit'] });
-    proc.stdout!.on('data', (d: Buffer) => {
-      const m = /port (\d+)/.exec(d.toString());
-      if (m) resolve({ proc, port: Number(m[1]) });
-    });
-    proc.once('exit', (code) => reject(new Error(`baseline exited ${code}`)));
-  });
-}
-
-function healthz(port: number): Promise<{ checks?: Record<string, { details?: Record<string, unknown> }> }> {
-  return new Promise((resolve, reject) => {
-    http.get(`http://127.0.0.1:${port}/healthz`, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
-    }).on('error', reject);
-  });
-}
-
 async function heldPolls(port: number): Promise<number> {
-  const h = await healthz(port);
-  const android = h.checks?.android?.details ?? (h as unknown as Record<string, { details?: Record<string, unknown> }>).android?.details;
-  return Number(android?.heldPolls ?? NaN);
+  return Number((await healthDetails(port, 'android')).heldPolls ?? NaN);
 }
 
 async function main(): Promise<void> {
-  const { dir, file, doc } = writeTestConfig({
-    organization: 'Bench Hospital',
-    logging: { level: 'info' },
-    pki: { dir: './certs', passphrase: { file: './certs/passphrase' }, rootKeyAlgorithm: 'ecdsa-p256', issuingKeyAlgorithm: 'ecdsa-p256' },
+  const { dir, file, doc } = writeBenchConfig({
     android: { longPollSeconds: 120, maxHeldPolls: HELD_CAP, defaultPolicy: { passcode: { minLength: 6 }, cameraDisabled: false } },
   });
-  const cfg = loadTestConfig(file, doc);
   const t0 = Date.now();
-  const db = openDatabase(cfg.database.file);
-  const audit = new AuditLog(db);
-  const ca = CertificateAuthority.open(cfg, db, audit);
-  const android = new AndroidService(cfg, db, audit, ca, staticPolicySource({}));
-  const system = { actor: { type: 'system' as const, id: 'bench' }, source: null, requestId: null };
-  const { token } = android.createToken({ maxDevices: null, expiresInHours: 24 }, system);
-  const pool = Array.from({ length: KEY_POOL }, () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
-  // Ward names the certificate after the device id, whatever the CSR subject: one CSR per pooled key.
-  const csrs = pool.map((key, k) => buildCsr(key, `bench-key-${k}`));
-  const caPem = ca.chainPem();
-  const devices: Device[] = [];
-  db.write(() => {
-    for (let i = 0; i < DEVICES; i++) {
-      const key = pool[i % KEY_POOL];
-      const installationId = `bench-${i.toString(16).padStart(8, '0')}`;
-      const r = android.enroll(
-        {
-          token,
-          csr: csrs[i % KEY_POOL],
-          facts: { installationId, manufacturer: 'Bench', model: 'Tab 9', androidVersion: '14', sdkInt: 34, securityPatch: '2026-10-05', managementMode: 'device_owner' },
-        },
-        { source: '127.0.0.1', requestId: null },
-      );
-      devices.push({ id: r.deviceId, context: tls.createSecureContext({ key: key.export({ type: 'pkcs8', format: 'pem' }), cert: r.certificate, ca: caPem }) });
-    }
-  });
-  const server = ca.serviceIdentity('server');
-  const tlsFile = path.join(dir, 'baseline-tls.json');
-  fs.writeFileSync(tlsFile, JSON.stringify({ key: server.key.export({ type: 'pkcs8', format: 'pem' }), cert: server.pem + ca.issuing.pem, ca: caPem }), { mode: 0o600 });
-  db.close();
+  const fleet = new BenchFleet(openBenchStore(file, doc));
+  const devices: Device[] = fleet.addAndroid(0, DEVICES, keyPool('ec'));
+  const tlsFile = writeBaselineTls(dir, fleet.store.ca);
+  await fleet.close();
   log(`enrolled ${DEVICES} devices in ${Date.now() - t0} ms`);
-
-  const status = Buffer.from(
-    JSON.stringify({
-      model: 'Tab 9',
-      androidVersion: '14',
-      sdkInt: 34,
-      securityPatch: '2026-10-05',
-      encryption: 'active_per_user',
-      passcodeSufficient: true,
-      managementMode: 'device_owner',
-      installedApps: Array.from({ length: 12 }, (_, i) => ({ packageName: `org.hospital.app${i}`, versionCode: 100 + i })),
-      lockTask: { active: false },
-      battery: { level: 80, charging: false },
-      lastUser: null,
-    }),
-  );
+  const status = ANDROID_STATUS;
 
   let daemon: Daemon | undefined;
   let baseline: { proc: ChildProcess; port: number } | undefined;
@@ -279,7 +163,7 @@ async function main(): Promise<void> {
     log(`ward: first contact ${JSON.stringify(first)}; steady ${JSON.stringify(steady)}`);
     if (steady.statuses[200] !== 2 * DEVICES || first.statuses[200] !== 2 * DEVICES) throw new Error('ward answered other than 200');
 
-    baseline = await startBaseline(tlsFile);
+    baseline = await startKoaBaseline(tlsFile, 'application/json', KOA_ANSWER);
     const koa = `https://127.0.0.1:${baseline.port}`;
     const { first: koaFirst, steady: koaSteady } = await syncAll(koa, devices, status);
     log(`baseline: first contact ${JSON.stringify(koaFirst)}; steady ${JSON.stringify(koaSteady)}`);
@@ -322,7 +206,7 @@ async function main(): Promise<void> {
     const wardHttp = daemon.httpPort;
     const pid = daemon.proc.pid!;
     agentsFor(devices);
-    const rssBefore = rssBytes(pid);
+    const rssBefore = memoryOf(pid).rss;
     const answered: { status: number; next: string; ms: number }[] = [];
     const pending: Promise<void>[] = [];
     let failed = 0;
@@ -360,7 +244,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
     const held = await heldPolls(wardHttp);
-    const rssHeld = rssBytes(pid);
+    const rssHeld = memoryOf(pid).rss;
     const clientFailures = failed;
     const overCap = answered.filter((a) => a.next === 'retry_later');
     const overCapMs = overCap.map((a) => a.ms).sort((x, y) => x - y);
@@ -372,9 +256,9 @@ async function main(): Promise<void> {
 
     // Baseline memory: the koa app with the same number of open keep-alive TLS connections.
     baseline.proc.kill('SIGTERM');
-    baseline = await startBaseline(tlsFile);
+    baseline = await startKoaBaseline(tlsFile, 'application/json', KOA_ANSWER);
     agentsFor(devices);
-    const koaRssBefore = rssBytes(baseline.proc.pid!);
+    const koaRssBefore = memoryOf(baseline.proc.pid!).rss;
     let opened = 0;
     await Promise.all(
       Array.from({ length: CONNECTIONS }, async (_, k) => {
@@ -383,7 +267,7 @@ async function main(): Promise<void> {
         }
       }),
     );
-    const koaRss = rssBytes(baseline.proc.pid!);
+    const koaRss = memoryOf(baseline.proc.pid!).rss;
     for (const d of devices) d.agent?.destroy();
 
     const perHeld = (rssHeld - rssBefore) / Math.max(1, held);

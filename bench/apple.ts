@@ -10,31 +10,17 @@
 // certificates (each its own serial and subject, bound to its own device) share a pool of keys so
 // that making them takes seconds.
 // One JSON object a line: name, value, unit, baseline {name, value}, ratio, p99Ms, ...
-import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import path from 'node:path';
-import forge from 'node-forge';
-import { AuditLog } from '../src/audit';
 import { signMdmMessage } from '../src/apple/cms';
 import { buildPlistBuffer, parsePlistDict } from '../src/apple/plist';
-import { openDatabase } from '../src/db';
-import { CertificateAuthority, parseCertificationRequest } from '../src/pki';
-import { loadTestConfig, spawnDaemon, writeTestConfig } from '../test/support/ward';
+import { spawnDaemon } from '../test/support/ward';
+import { benchOutput, cpuMs, latencySummary, startKoaBaseline } from './_load';
+import { type AppleBenchDevice, authenticateMessage, issueAppleIdentities, keyPool, openBenchStore, tokenUpdateMessage, writeBaselineTls, writeBenchConfig } from './_seed';
 
 const DEVICES = Number(process.env.BENCH_APPLE_DEVICES ?? 10_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const KEY_POOL = 8;
-const TOPIC = 'com.apple.mgmt.External.00000000-0000-4000-8000-00000000bench';
-const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
-const log = (s: string) => process.stderr.write(`bench/apple: ${s}\n`);
-
-interface Device {
-  udid: string;
-  key: crypto.KeyObject;
-  certDer: Buffer;
-}
+const { emit, log } = benchOutput('apple');
 
 interface Req {
   path: string;
@@ -54,14 +40,8 @@ interface Run {
   cpuPerRequest: number;
 }
 
-function signed(d: Device, p: string, contentType: string, body: Buffer): Req {
+function signed(d: AppleBenchDevice, p: string, contentType: string, body: Buffer): Req {
   return { path: p, contentType, body, signature: signMdmMessage(body, { key: d.key, certificate: d.certDer }) };
-}
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Sends every request once over `CONNECTIONS` keep-alive connections; rate, p50, p99 and the
@@ -108,76 +88,35 @@ async function drive(base: string, ca: string, reqs: Req[], serverPid: number, k
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpuPerRequest = Math.round(((cpuMs(serverPid) - cpuBefore) / reqs.length) * 1000) / 1000;
   agent.destroy();
-  const sorted = Array.from(latencies).sort((a, b) => a - b);
-  const q = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] * 100) / 100;
-  return { rate: Math.round(reqs.length / seconds), p99Ms: q(0.99), p50Ms: q(0.5), count: reqs.length, statuses, bodies, cpuPerRequest };
-}
-
-function startBaseline(tlsFile: string): Promise<{ proc: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    // The constant answer of the minimal app: what Ward's endpoint answers in the simplest case.
-    const baselineBody = `${tlsFile}.body`;
-    fs.writeFileSync(baselineBody, '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n' +
-      '<plist version="1.0">\n<dict>\n\t<key>Status</key>\n\t<string>OK</string>\n</dict>\n</plist>\n');
-    const proc = spawn(process.execPath, [path.join(__dirname, '_koa-baseline.js'), tlsFile, 'application/xml', baselineBody], { stdio: ['ignore', 'pipe', 'inherit'] });
-    proc.stdout!.on('data', (d: Buffer) => {
-      const m = /port (\d+)/.exec(d.toString());
-      if (m) resolve({ proc, port: Number(m[1]) });
-    });
-    proc.once('exit', (code) => reject(new Error(`baseline exited ${code}`)));
-  });
+  const { p50Ms, p99Ms } = latencySummary(latencies);
+  return { rate: Math.round(reqs.length / seconds), p99Ms, p50Ms, count: reqs.length, statuses, bodies, cpuPerRequest };
 }
 
 async function main(): Promise<void> {
   // ---- a Ward with 10,000 device identities issued by its CA ----
-  const { dir, file, doc } = writeTestConfig({
-    organization: 'Bench Hospital',
-    logging: { level: 'info' },
-    pki: { dir: './certs', passphrase: { file: './certs/passphrase' }, rootKeyAlgorithm: 'ecdsa-p256', issuingKeyAlgorithm: 'ecdsa-p256' },
-    apple: { apns: { enabled: false }, mdm: { initialCommands: ['DeviceInformation'] } },
-  });
-  const cfg = loadTestConfig(file, doc);
+  const { dir, file, doc } = writeBenchConfig({ apple: { apns: { enabled: false }, mdm: { initialCommands: ['DeviceInformation'] } } });
   const t0 = Date.now();
-  const db = openDatabase(cfg.database.file);
-  const audit = new AuditLog(db);
-  const ca = CertificateAuthority.open(cfg, db, audit);
-  const pool = Array.from({ length: KEY_POOL }, () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
-  const csrs = pool.map((key) => parseCertificationRequest(csrFor(key)));
-  const devices: Device[] = [];
-  db.write(() => {
-    for (let i = 0; i < DEVICES; i++) {
-      const udid = `00008120-${i.toString(16).toUpperCase().padStart(16, '0')}`;
-      const issued = ca.issue(
-        { csr: csrs[i % KEY_POOL], profile: 'device', subject: [['O', 'Bench Hospital'], ['CN', `bench-${udid}`]] },
-        { actor: { type: 'system', id: 'bench' } },
-      );
-      devices.push({ udid, key: pool[i % KEY_POOL], certDer: issued.der });
-    }
-  });
-  const server = ca.serviceIdentity('server');
-  const tlsFile = path.join(dir, 'baseline-tls.json');
-  fs.writeFileSync(tlsFile, JSON.stringify({ key: server.key.export({ type: 'pkcs8', format: 'pem' }), cert: server.pem + ca.issuing.pem, ca: ca.chainPem() }), { mode: 0o600 });
-  const caPem = ca.chainPem();
-  db.close();
+  const store = openBenchStore(file, doc);
+  const devices = issueAppleIdentities(store, 0, DEVICES, keyPool('rsa'));
+  const tlsFile = writeBaselineTls(dir, store.ca);
+  const caPem = store.ca.chainPem();
+  store.db.close();
   log(`issued ${DEVICES} device certificates in ${Date.now() - t0} ms`);
 
   // BENCH_PROFILE_DIR: write a V8 CPU profile of the daemon there (for finding hot spots).
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const daemon = await spawnDaemon(file, profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {});
   const base = `https://127.0.0.1:${daemon.httpsPort}`;
-  const baseline = await startBaseline(tlsFile);
+  // The constant answer of the minimal app: what Ward's endpoint answers in the simplest case.
+  const baseline = await startKoaBaseline(tlsFile, 'application/xml', '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n' +
+    '<plist version="1.0">\n<dict>\n\t<key>Status</key>\n\t<string>OK</string>\n</dict>\n</plist>\n');
   const baseUrl = `https://127.0.0.1:${baseline.port}`;
   const wardPid = daemon.proc.pid!;
   try {
-    const checkin = (d: Device, body: Record<string, unknown>) =>
-      signed(d, '/mdm/checkin', 'application/x-apple-aspen-mdm-checkin', buildPlistBuffer(body as never));
-    const report = (d: Device, body: Record<string, unknown>) => signed(d, '/mdm/command', 'application/x-apple-aspen-mdm', buildPlistBuffer(body as never));
-    const authenticate = devices.map((d) =>
-      checkin(d, { BuildVersion: '22B83', DeviceName: `Bench ${d.udid.slice(-4)}`, MessageType: 'Authenticate', Model: 'MQ6J3ZD/A', ModelName: 'iPhone', OSVersion: '18.1', ProductName: 'iPhone15,2', SerialNumber: d.udid.slice(-12), Topic: TOPIC, UDID: d.udid }),
-    );
-    const tokenUpdate = devices.map((d) =>
-      checkin(d, { AwaitingConfiguration: false, MessageType: 'TokenUpdate', PushMagic: crypto.randomUUID(), Token: crypto.randomBytes(32), Topic: TOPIC, UDID: d.udid, UnlockToken: crypto.randomBytes(64) }),
-    );
+    const checkin = (d: AppleBenchDevice, body: Buffer) => signed(d, '/mdm/checkin', 'application/x-apple-aspen-mdm-checkin', body);
+    const report = (d: AppleBenchDevice, body: Record<string, unknown>) => signed(d, '/mdm/command', 'application/x-apple-aspen-mdm', buildPlistBuffer(body as never));
+    const authenticate = devices.map((d) => checkin(d, authenticateMessage(d)));
+    const tokenUpdate = devices.map((d) => checkin(d, tokenUpdateMessage(d)));
     const idle = devices.map((d) => report(d, { Status: 'Idle', UDID: d.udid }));
     log('signed the request bodies');
 
@@ -249,25 +188,6 @@ async function main(): Promise<void> {
     await daemon.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A PKCS#10 request for a pooled key (RFC 2986), signed with node:crypto. */
-function csrFor(key: crypto.KeyObject): Buffer {
-  const { asn1 } = forge;
-  const spki = crypto.createPublicKey(key).export({ type: 'spki', format: 'der' });
-  const seq = (v: forge.asn1.Asn1[]) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, v);
-  const oid = (o: string) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(o).getBytes());
-  const name = seq([asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [seq([oid('2.5.4.3'), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTF8, false, 'bench')])])]);
-  const info = seq([
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, '\x00'),
-    name,
-    asn1.fromDer(forge.util.createBuffer(spki.toString('binary'))),
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, []),
-  ]);
-  const infoDer = Buffer.from(asn1.toDer(info).getBytes(), 'binary');
-  const sig = crypto.sign('sha256', infoDer, key);
-  const csr = seq([info, seq([oid('1.2.840.113549.1.1.11'), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\x00${sig.toString('binary')}`)]);
-  return Buffer.from(asn1.toDer(csr).getBytes(), 'binary');
 }
 
 main().catch((e) => {

@@ -3,11 +3,22 @@
 // either module. The mapping of an admin action to a platform command lives here, with the reason
 // when a device cannot take it.
 import type { AuditContext } from '../audit';
+import { deviceOrder } from './devices';
 import {
   type DeviceAction, DeviceActionRefused, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceQuery, type DeviceSummary,
 } from './domains';
 
-const LIST_ALL = 100_000;
+const LIST_CHUNK = 100_000;
+
+/** Every device of a source, LIST_CHUNK at a time: a fleet larger than one chunk is listed whole. */
+function everyDevice<T>(read: (limit: number, offset: number) => T[]): T[] {
+  const all: T[] = [];
+  for (let offset = 0; ; offset += LIST_CHUNK) {
+    const chunk = read(LIST_CHUNK, offset);
+    for (const d of chunk) all.push(d);
+    if (chunk.length < LIST_CHUNK) return all;
+  }
+}
 
 /** Free-text match, filter and order shared by both platforms (their stores list by enrollment). */
 function page(all: DeviceSummary[], q: DeviceQuery): { devices: DeviceSummary[]; total: number } {
@@ -15,10 +26,7 @@ function page(all: DeviceSummary[], q: DeviceQuery): { devices: DeviceSummary[];
   const hits = all
     .filter((d) => !needle || [d.name, d.serialNumber, d.model, d.id].some((v) => v?.toLowerCase().includes(needle)))
     .filter((d) => q.compliant === undefined || d.compliant === q.compliant)
-    .sort((a, b) => {
-      if (q.sort === 'lastSeen' && a.lastSeenAt !== b.lastSeenAt) return (a.lastSeenAt ?? '') < (b.lastSeenAt ?? '') ? 1 : -1;
-      return a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-    });
+    .sort(deviceOrder(q.sort));
   return { devices: hits.slice(q.offset, q.offset + q.limit), total: hits.length };
 }
 
@@ -105,7 +113,7 @@ function appleCommand(deviceId: string, c: AppleCommandLike): DeviceCommandView 
 export function appleFleetOf(source: AppleDeviceSource): DeviceFleet {
   return {
     platform: 'apple',
-    list: (q) => page(source.devices({ limit: LIST_ALL }).map((d) => summaryOf(appleDetail(d))), q),
+    list: (q) => page(everyDevice((limit, offset) => source.devices({ limit, offset }).map((d) => summaryOf(appleDetail(d)))), q),
     device: (id) => {
       const d = source.device(id);
       return d && appleDetail(d);
@@ -215,7 +223,7 @@ function androidCommand(c: AndroidCommandLike): DeviceCommandView {
 export function androidFleetOf(source: AndroidDeviceSource): DeviceFleet {
   return {
     platform: 'android',
-    list: (q) => page(source.devices(LIST_ALL, 0).map((d) => summaryOf(androidDetail(d))), q),
+    list: (q) => page(everyDevice((limit, offset) => source.devices(limit, offset).map((d) => summaryOf(androidDetail(d)))), q),
     device: (id) => {
       const d = source.device(id);
       return d && androidDetail(d);

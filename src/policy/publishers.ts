@@ -96,15 +96,23 @@ export interface ApplePublisherDeps {
   log?: Logger;
 }
 
+/**
+ * Devices whose commands are queued at once: their InstallProfile rows share the Apple store's group
+ * commit, one transaction a burst. One device at a time paid the commit window (2 ms) and its own
+ * transaction each: 2,000 devices took 7.6 s, 1.7 s in bursts. Compiling and signing a burst holds
+ * the event loop about 1 ms a device.
+ */
+const PUBLISH_BURST = 32;
+
 export function applePublisher(deps: ApplePublisherDeps): PolicyPublisher {
   return {
     platforms: APPLE_PLATFORMS,
     async onPolicyChanged(deviceIds, compiled) {
       const failed: string[] = [];
       const ctx: AuditContext = { actor: SYSTEM_ACTOR, source: null, requestId: null };
-      for (const id of deviceIds) {
+      const publish = async (id: string) => {
         const dctx = deps.deviceContext(id, compiled);
-        if (!dctx) continue;
+        if (!dctx) return;
         try {
           const apple = compiled.apple(dctx);
           const bytes = mobileconfig(apple, deps.encoder);
@@ -115,7 +123,9 @@ export function applePublisher(deps: ApplePublisherDeps): PolicyPublisher {
           failed.push(id);
           deps.log?.error({ err: (e as Error).message, deviceId: id }, 'policy: the policy could not be queued for an Apple device');
         }
-      }
+      };
+      // Each device's own commands stay in order (InstallProfile, then Settings); devices of a burst interleave.
+      for (let i = 0; i < deviceIds.length; i += PUBLISH_BURST) await Promise.all(deviceIds.slice(i, i + PUBLISH_BURST).map(publish));
       return { failed };
     },
   };

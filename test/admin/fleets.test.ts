@@ -7,13 +7,14 @@ import { ADMIN_CTX, call, enrollAndroid, eventsOf, startAdminWard, tokenCredenti
 
 t.setTimeout(120_000);
 
+const base = {
+  enrollmentType: 'device', status: 'enrolled', group: 'default', certificateSerial: 'abc123', serialNumber: 'F9FXK0LXQ1GC', model: 'iPad13,18',
+  modelName: 'iPad', productName: 'iPad13,18', osVersion: '17.5', deviceName: 'Ward 4B iPad', encrypted: true, passcodePresent: true,
+  passcodeCompliant: true, facts: { BatteryLevel: 0.5 }, authenticatedAt: '2026-01-01T00:00:00.000Z', enrolledAt: '2026-01-01T00:00:01.000Z', lastSeenAt: '2026-01-02T00:00:00.000Z',
+};
+
 function appleSource() {
   const queued: { type: string; params: unknown }[] = [];
-  const base = {
-    enrollmentType: 'device', status: 'enrolled', group: 'default', certificateSerial: 'abc123', serialNumber: 'F9FXK0LXQ1GC', model: 'iPad13,18',
-    modelName: 'iPad', productName: 'iPad13,18', osVersion: '17.5', deviceName: 'Ward 4B iPad', encrypted: true, passcodePresent: true,
-    passcodeCompliant: true, facts: { BatteryLevel: 0.5 }, authenticatedAt: '2026-01-01T00:00:00.000Z', enrolledAt: '2026-01-01T00:00:01.000Z', lastSeenAt: '2026-01-02T00:00:00.000Z',
-  };
   const devices = [
     { ...base, id: 'UDID-1' },
     { ...base, id: 'ENR-2', enrollmentType: 'user-enrollment-device', deviceName: null, serialNumber: null, modelName: null },
@@ -65,6 +66,22 @@ t.test('Apple: names, BYOD limits, commands', async (t) => {
   t.match(await refusal(fleet.queue('UDID-3', { kind: 'restart' }, ADMIN_CTX)), { status: 409, code: 'checked_out' }, 'a checked-out device: 409');
   t.match(await refusal(fleet.queue('nope', { kind: 'restart' }, ADMIN_CTX)), { status: 404 }, 'unknown device: 404');
   t.equal(queued.length, 3, 'nothing queued for the refusals');
+});
+
+t.test('a fleet of more than 100,000 devices is listed whole, in name order', async (t) => {
+  // The source honours limit and offset as the Apple store does; the adapter used to read one
+  // 100,000-device page and stop there.
+  const n = 100_050;
+  const name = (i: number) => `Bed ${String(n - i).padStart(6, '0')}`; // listed in reverse of the source's order
+  const source: AppleDeviceSource = {
+    devices: ({ limit = 1000, offset = 0 }) => Array.from({ length: Math.max(0, Math.min(limit, n - offset)) }, (_, k) => ({ ...base, id: `UDID-${offset + k}`, deviceName: name(offset + k) })),
+    device: () => undefined,
+    command: () => undefined,
+    queueCommand: async () => ({ uuid: 'unused' }),
+  };
+  const first = await appleFleetOf(source).list({ limit: 3, offset: 0 });
+  t.equal(first.total, n, 'every device counted');
+  t.same(first.devices.map((d) => d.name), [name(n - 1), name(n - 2), name(n - 3)], 'the first page holds devices past the first 100,000 read');
 });
 
 t.test("Android, end to end: a device enrolled through Ward's Android service, found, locked and wiped through the API", async (t) => {

@@ -687,6 +687,16 @@ export class AndroidService {
     return this.store.devices(limit, offset);
   }
 
+  /** Devices in id order after `after` (compliance's sync pages with it; keyset, so each page costs the same). */
+  devicesAfter(after: string, limit: number): DeviceRecord[] {
+    return this.store.devicesAfter(after, limit);
+  }
+
+  /** The device holding this identity certificate serial (current or previous): a NAC key. */
+  deviceByCertificate(serial: string): DeviceRecord | undefined {
+    return this.store.deviceByCertificate(serial);
+  }
+
   device(id: string): DeviceRecord | undefined {
     return this.store.device(id);
   }

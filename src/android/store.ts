@@ -189,6 +189,7 @@ export class AndroidStore {
       deviceByCert: p('SELECT * FROM android_devices WHERE cert_serial = @serial OR previous_cert_serial = @serial'),
       deviceByInstallation: p('SELECT * FROM android_devices WHERE token_id = ? AND installation_id = ?'),
       devices: p('SELECT * FROM android_devices ORDER BY enrolled_at DESC LIMIT ? OFFSET ?'),
+      devicesAfter: p('SELECT * FROM android_devices WHERE id > ? ORDER BY id LIMIT ?'),
       countDevices: p("SELECT state, count(*) AS n FROM android_devices GROUP BY state"),
       reissueDevice: p('UPDATE android_devices SET cert_serial = ?, previous_cert_serial = ?, facts = ?, last_seen_at = ? WHERE id = ?'),
       dropPreviousCert: p('UPDATE android_devices SET previous_cert_serial = NULL WHERE id = ?'),
@@ -288,6 +289,11 @@ export class AndroidStore {
 
   devices(limit = 100, offset = 0): DeviceRecord[] {
     return (this.s.devices.all(limit, offset) as Row[]).map(deviceOf);
+  }
+
+  /** Devices in id order after `after` (keyset paging on the primary key: each page is an index range, not a sort of the table). */
+  devicesAfter(after: string, limit: number): DeviceRecord[] {
+    return (this.s.devicesAfter.all(after, limit) as Row[]).map(deviceOf);
   }
 
   deviceCounts(): Record<DeviceState, number> {

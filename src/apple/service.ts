@@ -694,6 +694,17 @@ export class AppleMdmService implements CheckinService {
     return this.store.listDevices(opts).map(deviceView);
   }
 
+  /** Devices in id order after `after` (compliance's sync pages with it; keyset, so each page costs the same). */
+  devicesAfter(after: string, limit: number): DeviceView[] {
+    return this.store.devicesAfter(after, limit).map(deviceView);
+  }
+
+  /** The device holding this identity certificate serial, or reporting this Wi-Fi MAC (the NAC's keys). */
+  deviceByKey(kind: 'certificate' | 'mac', value: string): DeviceView | undefined {
+    const d = kind === 'certificate' ? this.store.deviceByCert(value) : this.store.deviceByWifiMac(value);
+    return d && deviceView(d);
+  }
+
   device(id: string): (DeviceView & { userChannels: string[]; commands: CommandView[] }) | undefined {
     const d = this.store.device(id);
     if (!d) return undefined;

@@ -266,6 +266,8 @@ export class AppleStore {
       listDevices: p(`SELECT * FROM apple_devices WHERE (@group IS NULL OR group_name = @group) AND (@status IS NULL OR status = @status)
                       ORDER BY authenticated_at DESC LIMIT @limit OFFSET @offset`),
       countDevices: p('SELECT count(*) FROM apple_devices'),
+      devicesAfter: p('SELECT * FROM apple_devices WHERE id > ? ORDER BY id LIMIT ?'),
+      deviceByWifiMac: p("SELECT * FROM apple_devices WHERE lower(json_extract(facts, '$.wifiMac')) = ? ORDER BY id LIMIT 1"),
       upsertUser: p(`INSERT INTO apple_user_channels (id, device_id, user_id, user_short_name, user_long_name, push_token, push_magic, updated_at)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (id) DO UPDATE SET user_short_name = excluded.user_short_name, user_long_name = excluded.user_long_name,
@@ -444,6 +446,17 @@ export class AppleStore {
 
   listDevices(opts: { group?: string; status?: DeviceStatus; limit?: number; offset?: number } = {}): DeviceRow[] {
     return (this.s.listDevices.all({ group: opts.group ?? null, status: opts.status ?? null, limit: opts.limit ?? 1000, offset: opts.offset ?? 0 }) as Raw[]).map(deviceOf);
+  }
+
+  /** Devices in id order after `after` (keyset paging on the primary key: each page is an index range, not a sort of the table). */
+  devicesAfter(after: string, limit: number): DeviceRow[] {
+    return (this.s.devicesAfter.all(after, limit) as Raw[]).map(deviceOf);
+  }
+
+  /** The device reporting this Wi-Fi MAC (aa:bb:cc:dd:ee:ff, lowercase), through apple_devices_wifi_mac. */
+  deviceByWifiMac(mac: string): DeviceRow | undefined {
+    const r = this.s.deviceByWifiMac.get(mac) as Raw | undefined;
+    return r && deviceOf(r);
   }
 
   countDevices(): number {

@@ -141,27 +141,23 @@ export function appleAppSettings(
   return { ...(configuration && { Configuration: configuration }), ...(attributes && { Attributes: attributes }) };
 }
 
-/** A DeviceFactsSource over the Apple domain's service (devices() and device(id)). */
+/** A DeviceFactsSource over the Apple domain's service (devicesAfter, device, deviceByKey). */
 export function appleFactsSource(
-  apple: { devices(opts?: { limit?: number; offset?: number }): AppleDeviceLike[]; device(id: string): AppleDeviceLike | undefined },
+  apple: {
+    devicesAfter(after: string, limit: number): AppleDeviceLike[];
+    device(id: string): AppleDeviceLike | undefined;
+    deviceByKey(kind: 'certificate' | 'mac', value: string): AppleDeviceLike | undefined;
+  },
   policies: PolicyService,
-  opts: { identifier?: string; pageSize?: number } = {},
+  opts: { identifier?: string } = {},
 ): DeviceFactsSource {
   const expected = (d: AppleDeviceLike) => ({ hash: policies.effectiveFor({ deviceId: d.id, group: d.group }).hash, identifier: opts.identifier });
+  const factsOf = (d: AppleDeviceLike | undefined) => (d ? appleDeviceFacts(d, expected(d)) : undefined);
   return {
     name: 'apple',
-    facts(id) {
-      const d = apple.device(id);
-      return d ? appleDeviceFacts(d, expected(d)) : undefined;
-    },
-    *all() {
-      const size = opts.pageSize ?? 500;
-      for (let offset = 0; ; offset += size) {
-        const page = apple.devices({ limit: size, offset });
-        for (const d of page) yield appleDeviceFacts(d, expected(d));
-        if (page.length < size) return;
-      }
-    },
+    facts: (id) => factsOf(apple.device(id)),
+    page: (after, limit) => apple.devicesAfter(after, limit).map((d) => appleDeviceFacts(d, expected(d))),
+    find: (kind, value) => factsOf(apple.deviceByKey(kind, value)),
   };
 }
 
@@ -209,24 +205,23 @@ export function androidDeviceFacts(d: AndroidDeviceLike): DeviceFacts {
   });
 }
 
-/** A DeviceFactsSource over the Android domain's service (devices(limit, offset) and device(id)). */
-export function androidFactsSource(
-  android: { devices(limit?: number, offset?: number): AndroidDeviceLike[]; device(id: string): AndroidDeviceLike | undefined },
-  opts: { pageSize?: number } = {},
-): DeviceFactsSource {
+/** A DeviceFactsSource over the Android domain's service (devicesAfter, device, deviceByCertificate). */
+export function androidFactsSource(android: {
+  devicesAfter(after: string, limit: number): AndroidDeviceLike[];
+  device(id: string): AndroidDeviceLike | undefined;
+  deviceByCertificate(serial: string): AndroidDeviceLike | undefined;
+}): DeviceFactsSource {
   return {
     name: 'android',
     facts(id) {
       const d = android.device(id);
       return d ? androidDeviceFacts(d) : undefined;
     },
-    *all() {
-      const size = opts.pageSize ?? 500;
-      for (let offset = 0; ; offset += size) {
-        const page = android.devices(size, offset);
-        for (const d of page) yield androidDeviceFacts(d);
-        if (page.length < size) return;
-      }
+    page: (after, limit) => android.devicesAfter(after, limit).map(androidDeviceFacts),
+    find(kind, value) {
+      // The agent reports no MAC: Android devices are found by id or certificate only.
+      const d = kind === 'certificate' ? android.deviceByCertificate(value) : undefined;
+      return d ? androidDeviceFacts(d) : undefined;
     },
   };
 }

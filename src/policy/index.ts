@@ -28,7 +28,7 @@ export type { DeviceFacts, Platform, ComplianceResult, ComplianceStatus, Complia
 export { PolicyService, PolicyError, POLICY_NAME, GROUP_NAME } from './service';
 export type { PolicyPublisher, PublishReply, CompiledPolicy, PolicyView, PolicyDetail, PolicyHistoryEntry, PolicyTarget, PublishOutcome, PolicyDeps } from './service';
 export { ComplianceService, LockRefused, normalizeMac, normalizeSerial } from './lookup';
-export type { DeviceFactsSource, BreachResponder, CertificateState, NacAnswer, ComplianceSummary, ComplianceDeps, LookupKind } from './lookup';
+export type { DeviceFactsSource, SyncProgress, BreachResponder, CertificateState, NacAnswer, ComplianceSummary, ComplianceDeps, LookupKind } from './lookup';
 /** The admin surface's name for the NAC look-up service (src/admin/domains.ts ComplianceLookup). */
 export { ComplianceService as ComplianceLookup } from './lookup';
 export { policyCatalog, parseAssignmentRef, assignmentRef } from './catalog';

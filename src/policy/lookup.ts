@@ -4,6 +4,7 @@
 // lookup(device id | certificate serial | MAC). Evaluations are cached by device, facts version and
 // policy hash until the clock could change them.
 import crypto from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SYSTEM_ACTOR, canonicalJson, type AuditContext, type AuditLog } from '../audit';
 import type { WardDb } from '../db';
@@ -19,8 +20,13 @@ export interface DeviceFactsSource {
   readonly name: string;
   /** The device's current facts, or undefined when this source does not know it. */
   facts(deviceId: string): DeviceFacts | undefined;
-  /** Every device of the source (the periodic re-evaluation). */
-  all(): Iterable<DeviceFacts>;
+  /**
+   * Up to `limit` devices in device id order after `after` ('' for the first page): the periodic
+   * re-evaluation pages with it. Keyset on the primary key, so every page costs the same.
+   */
+  page(after: string, limit: number): DeviceFacts[];
+  /** The device a NAC key names (serial in the CA's form, MAC as aa:bb:cc:dd:ee:ff) by a point look-up, else undefined. */
+  find(kind: 'certificate' | 'mac', value: string): DeviceFacts | undefined;
 }
 
 /**
@@ -82,6 +88,16 @@ export interface ComplianceDeps {
   refreshMs?: number;
   /** A lock that failed for a passing reason is tried again after this long (default 15 min). */
   lockRetryMs?: number;
+  /** Devices a sync reads, judges and writes (one transaction) before it lets other work run (default 200). */
+  syncBatch?: number;
+}
+
+export interface SyncProgress {
+  /** Syncs started since the process started. */
+  runs: number;
+  /** Batches written by the sync in flight, or by the last one. */
+  batches: number;
+  running: boolean;
 }
 
 /** aa:bb:cc:dd:ee:ff from any common spelling (AA-BB-..., aabb.ccdd.eeff, aabbccddeeff), else undefined. */
@@ -109,6 +125,17 @@ const RULE_LABEL: Record<RuleId, string> = {
   kiosk: 'kiosk mode not active',
   policyApplied: 'current policy not applied',
 };
+
+/** The identifiers a NAC key may stand for, normalized, in the order they are tried. */
+function keyCandidates(key: string): Array<{ kind: LookupKind; value: string }> {
+  const m = /^(device|certificate|serial|mac):(.+)$/i.exec(key);
+  const kinds: LookupKind[] = m ? [m[1].toLowerCase() === 'serial' ? 'certificate' : (m[1].toLowerCase() as LookupKind)] : ['device', 'mac', 'certificate'];
+  const raw = m ? m[2] : key;
+  return kinds.flatMap((kind) => {
+    const value = kind === 'device' ? raw : kind === 'mac' ? normalizeMac(raw) : normalizeSerial(raw);
+    return value ? [{ kind, value }] : [];
+  });
+}
 
 function factsVersionOf(facts: DeviceFacts): string {
   return String(facts.factsVersion);
@@ -143,7 +170,8 @@ export class ComplianceService {
   private readonly refreshedAt = new Map<string, number>();
   private readonly locking = new Map<string, Promise<void>>();
   private readonly lockFailedAt = new Map<string, number>();
-  private lastSync = 0;
+  private syncing: Promise<{ devices: number; changed: number }> | undefined;
+  private readonly progress: SyncProgress = { runs: 0, batches: 0, running: false };
 
   constructor(private readonly deps: ComplianceDeps) {
     this.store = deps.policies.store;
@@ -358,41 +386,67 @@ export class ComplianceService {
 
   /**
    * Pulls every device of every source, stores new facts and re-evaluates everything (scheduled).
-   * Writes are batched, 200 devices a transaction, each verdict change with its audit event.
+   * One batch of devices (syncBatch) at a time: read by keyset page, judged and written in one
+   * transaction, each verdict change with its audit event; then the event loop runs whatever waits
+   * (check-ins, NAC look-ups) before the next batch. One sync at a time: a second call joins the
+   * one in flight.
    */
-  sync(): { devices: number; changed: number } {
+  sync(): Promise<{ devices: number; changed: number }> {
+    this.syncing ??= this.runSync().finally(() => {
+      this.syncing = undefined;
+      this.progress.running = false;
+    });
+    return this.syncing;
+  }
+
+  /** How far syncs got (tests; the sync's own counters). */
+  syncProgress(): SyncProgress {
+    return { ...this.progress };
+  }
+
+  private async runSync(): Promise<{ devices: number; changed: number }> {
+    const size = this.deps.syncBatch ?? 200;
     let devices = 0;
     let changed = 0;
     const breaches: LockDue[] = [];
-    this.lastSync = Date.now();
+    Object.assign(this.progress, { runs: this.progress.runs + 1, batches: 0, running: true });
     const seen = new Set<string>();
-    const batch: Array<DeviceFacts | string> = [];
-    const flush = () => {
+    // Facts are read and written in the same turn of the loop, so a check-in answered in between never sees them overwritten by older ones.
+    const flush = (batch: Array<DeviceFacts | string>) => {
       this.deps.db.write(() => {
         for (const item of batch) {
-          const row = typeof item === 'string' ? this.store.device(item)! : this.storeFacts(item);
-          if (this.judge(row, typeof item === 'string' ? undefined : item, { actor: SYSTEM_ACTOR }, breaches).status !== row.status) changed++;
+          const row = typeof item === 'string' ? this.store.device(item) : this.storeFacts(item);
+          if (row && this.judge(row, typeof item === 'string' ? undefined : item, { actor: SYSTEM_ACTOR }, breaches).status !== row.status) changed++;
         }
       });
-      batch.length = 0;
+      this.progress.batches++;
     };
     for (const s of this.sources) {
-      for (const f of s.all()) {
-        checkFacts(f);
-        seen.add(f.deviceId);
-        devices++;
-        batch.push(f);
-        if (batch.length >= 200) flush();
+      for (let after = ''; ; ) {
+        const page = s.page(after, size);
+        for (const f of page) {
+          checkFacts(f);
+          seen.add(f.deviceId);
+        }
+        devices += page.length;
+        if (page.length) flush(page);
+        await nextTurn();
+        if (page.length < size) break;
+        after = page[page.length - 1].deviceId;
       }
     }
     // Devices reported by push only: the clock may still change them (grace ends, offline limit).
-    for (const id of this.store.deviceIds()) {
-      if (seen.has(id)) continue;
-      devices++;
-      batch.push(id);
-      if (batch.length >= 200) flush();
+    for (let after = ''; ; ) {
+      const ids = this.store.deviceIdsAfter(after, size);
+      const pushed = ids.filter((id) => !seen.has(id));
+      devices += pushed.length;
+      if (pushed.length) {
+        flush(pushed);
+        await nextTurn();
+      }
+      if (ids.length < size) break;
+      after = ids[ids.length - 1];
     }
-    if (batch.length) flush();
     // Locks still due from before (a failure to retry, a restart in between).
     const listed = new Set(breaches.map((b) => b.result.deviceId));
     for (const d of this.store.notLocked()) {
@@ -409,8 +463,8 @@ export class ComplianceService {
    * compliance.maxOfflineHours (DEFAULT_MAX_OFFLINE_HOURS when unset), hence non-compliant (that
    * rule has no grace period). Counts only: /healthz is unauthenticated.
    */
-  notSeenSweep(): { devices: number; changed: number; notSeen: number; defaultLimitDays: number } {
-    const { devices, changed } = this.sync();
+  async notSeenSweep(): Promise<{ devices: number; changed: number; notSeen: number; defaultLimitDays: number }> {
+    const { devices, changed } = await this.sync();
     let notSeen = 0;
     for (const e of this.store.failingEvaluations()) {
       if ((JSON.parse(e) as ComplianceResult).findings.some((f) => f.rule === 'lastSeen' && !f.ok)) notSeen++;
@@ -433,29 +487,36 @@ export class ComplianceService {
 
   /** Which device a NAC key names: `device:ID`, `certificate:SERIAL` / `serial:SERIAL`, `mac:MAC`, or bare (device id, then MAC, then serial). */
   resolveKey(key: string): { deviceId: string; kind: LookupKind; serial?: string } | undefined {
-    const m = /^(device|certificate|serial|mac):(.+)$/i.exec(key);
-    const kinds: LookupKind[] = m ? [m[1].toLowerCase() === 'serial' ? 'certificate' : (m[1].toLowerCase() as LookupKind)] : ['device', 'mac', 'certificate'];
-    const value = m ? m[2] : key;
-    for (const kind of kinds) {
-      if (kind === 'device') {
-        if (this.store.device(value)) return { deviceId: value, kind };
-        continue;
-      }
-      const n = kind === 'mac' ? normalizeMac(value) : normalizeSerial(value);
-      if (!n) continue;
-      const id = this.store.deviceByKey(kind, n);
-      if (id) return { deviceId: id, kind, serial: kind === 'certificate' ? n : undefined };
+    for (const { kind, value } of keyCandidates(key)) {
+      const id = kind === 'device' ? (this.store.device(value) ? value : undefined) : this.store.deviceByKey(kind, value);
+      if (id) return { deviceId: id, kind, serial: kind === 'certificate' ? value : undefined };
     }
     return undefined;
+  }
+
+  /**
+   * A key compliance has not indexed yet (a device enrolled or changed its MAC since the last sync):
+   * asked of each source by a point look-up (primary key, certificate, Wi-Fi MAC index), and
+   * stored when found. Never a sync: a NAC asking about visitors' MACs costs a few index reads each.
+   */
+  private findInSources(key: string): void {
+    for (const { kind, value } of keyCandidates(key)) {
+      for (const s of this.sources) {
+        const f = kind === 'device' ? s.facts(value) : s.find(kind, value);
+        if (!f) continue;
+        this.refreshedAt.set(f.deviceId, Date.now());
+        this.report(f);
+        return;
+      }
+    }
   }
 
   /** The NAC answer, or undefined when no device matches the key. */
   lookup(key: string): NacAnswer | undefined {
     if (key.length === 0 || key.length > 256) return undefined;
     let found = this.resolveKey(key);
-    if (!found && this.sources.length > 0 && Date.now() - this.lastSync > 10_000) {
-      // A device enrolled since the last sync: its certificate or MAC is not indexed yet.
-      this.sync();
+    if (!found && this.sources.length > 0) {
+      this.findInSources(key);
       found = this.resolveKey(key);
     }
     if (!found) return undefined;

@@ -2,6 +2,7 @@
 // policy of a device, and publishing changes to the platforms. Every change runs in one
 // transaction with its audit event (details carry an RFC 6902 diff), and bumps the generation the
 // daemon watches, so a change made by wardctl in another process reaches devices too.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SYSTEM_ACTOR, type AuditContext, type AuditLog } from '../audit';
 import type { WardDb } from '../db';
@@ -426,13 +427,22 @@ export class PolicyService {
     const outcome: PublishOutcome = { devices: 0, policies: 0, failed: 0 };
     if (this.publishers.length === 0) return outcome;
     const due = new Map<string, { compiled: CompiledPolicy; byPlatform: Map<Platform, string[]> }>();
-    for (const d of this.store.publishStates()) {
-      const e = this.effectiveFor({ deviceId: d.deviceId, group: d.groupName ?? undefined });
-      if (d.publishedPolicy === e.hash) continue;
-      let entry = due.get(e.hash);
-      if (!entry) due.set(e.hash, (entry = { compiled: compiledOf(e), byPlatform: new Map() }));
-      const platform = d.platform as Platform;
-      entry.byPlatform.set(platform, [...(entry.byPlatform.get(platform) ?? []), d.deviceId]);
+    // A page of devices at a time, the event loop running between pages (check-ins go on meanwhile).
+    for (let after = ''; ; ) {
+      const page = this.store.publishStatesAfter(after, PUBLISH_PAGE);
+      for (const d of page) {
+        const e = this.effectiveFor({ deviceId: d.deviceId, group: d.groupName ?? undefined });
+        if (d.publishedPolicy === e.hash) continue;
+        let entry = due.get(e.hash);
+        if (!entry) due.set(e.hash, (entry = { compiled: compiledOf(e), byPlatform: new Map() }));
+        const platform = d.platform as Platform;
+        const ids = entry.byPlatform.get(platform);
+        if (ids) ids.push(d.deviceId);
+        else entry.byPlatform.set(platform, [d.deviceId]);
+      }
+      if (page.length < PUBLISH_PAGE) break;
+      after = page[page.length - 1].deviceId;
+      await nextTurn();
     }
     for (const [hash, { compiled, byPlatform }] of due) {
       let published = false;
@@ -471,6 +481,9 @@ export class PolicyService {
     return outcome;
   }
 }
+
+/** Devices the publisher reads and resolves between turns of the event loop. */
+const PUBLISH_PAGE = 1000;
 
 export interface PublishOutcome {
   devices: number;

@@ -145,8 +145,8 @@ export class PolicyStore {
       bump: p('UPDATE policy_generation SET generation = generation + 1 WHERE id = 1'),
       device: p('SELECT * FROM policy_devices WHERE device_id = ?'),
       devices: p('SELECT * FROM policy_devices ORDER BY device_id'),
-      deviceIds: p('SELECT device_id FROM policy_devices ORDER BY device_id').pluck(),
-      publishStates: p('SELECT device_id, platform, group_name, published_policy FROM policy_devices ORDER BY device_id'),
+      deviceIdsAfter: p('SELECT device_id FROM policy_devices WHERE device_id > ? ORDER BY device_id LIMIT ?').pluck(),
+      publishStatesAfter: p('SELECT device_id, platform, group_name, published_policy FROM policy_devices WHERE device_id > ? ORDER BY device_id LIMIT ?'),
       insertDevice: p(`INSERT INTO policy_devices (device_id, platform, group_name, facts, facts_version, reported_at, status, status_since, evaluation, published_policy)
         VALUES (@deviceId, @platform, @groupName, @facts, @factsVersion, @reportedAt, @status, @statusSince, @evaluation, @publishedPolicy)`),
       updateFacts: p('UPDATE policy_devices SET platform = @platform, group_name = @groupName, facts = @facts, facts_version = @factsVersion, reported_at = @reportedAt WHERE device_id = @deviceId'),
@@ -260,7 +260,12 @@ export class PolicyStore {
 
   /** What publishing needs of every device, without the facts. */
   publishStates(): Array<Pick<DeviceRow, 'deviceId' | 'platform' | 'groupName' | 'publishedPolicy'>> {
-    return (this.s.publishStates.all() as Row[]).map((r) => ({
+    return this.publishStatesAfter('', -1); // LIMIT -1: no limit (SQLite)
+  }
+
+  /** Publish states in device id order after `after` (keyset paging, so the publisher can yield between pages). */
+  publishStatesAfter(after: string, limit: number): Array<Pick<DeviceRow, 'deviceId' | 'platform' | 'groupName' | 'publishedPolicy'>> {
+    return (this.s.publishStatesAfter.all(after, limit) as Row[]).map((r) => ({
       deviceId: r.device_id as string,
       platform: r.platform as string,
       groupName: (r.group_name as string | null) ?? null,
@@ -268,8 +273,9 @@ export class PolicyStore {
     }));
   }
 
-  deviceIds(): string[] {
-    return this.s.deviceIds.all() as string[];
+  /** Device ids in order after `after` (keyset paging). */
+  deviceIdsAfter(after: string, limit: number): string[] {
+    return this.s.deviceIdsAfter.all(after, limit) as string[];
   }
 
   insertDevice(row: DeviceRow): void {

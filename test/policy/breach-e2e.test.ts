@@ -109,7 +109,7 @@ t.test('shared iPad and clinician phone: policy delivered, shift change, quarant
   t.equal(android.policyEtag, `"${ward.policy.effectiveFor({ group: 'icu-phones' }).hash}"`, 'the agent got the ICU phone policy');
   t.equal((await android.reportStatus({ encryption: 'inactive', passcodeSufficient: false })).status, 200);
 
-  ward.compliance.sync();
+  await ward.compliance.sync();
   await ward.compliance.settled();
   t.equal(ward.compliance.evaluate(ipad.udid)!.status, 'grace', 'the iPad is within its grace periods');
   t.same(ward.compliance.standingActions(ipad.udid), []);
@@ -179,7 +179,7 @@ t.test('shared iPad and clinician phone: policy delivered, shift change, quarant
   // ---- an hour later: the passcode grace is over, both devices are locked
   offset += 61 * MINUTE;
   const pushesBefore = h.apns.requests.length;
-  ward.compliance.sync();
+  await ward.compliance.sync();
   await ward.compliance.settled();
 
   const lockEvents = auditEvents('policy.compliance.lock_queued');
@@ -204,7 +204,7 @@ t.test('shared iPad and clinician phone: policy delivered, shift change, quarant
 
   const lockedAnswer = await ask(ipad.udid);
   t.match(lockedAnswer.json(), { compliant: false, quarantine: true, status: 'noncompliant', reasons: [/^passcode not set/] });
-  ward.compliance.sync();
+  await ward.compliance.sync();
   await ward.compliance.settled();
   t.equal(auditEvents('policy.compliance.lock_queued').length, 2, 'locked once per breach');
 
@@ -221,7 +221,7 @@ t.test('the NAC answer is cacheable: max-age never past validUntil, ETag and 304
   const ask = nacClient('radius-2');
   const d = await h.enroll({ group: 'ward-4b-tablets', sharedIpad: true });
   await session(d, false);
-  ward.compliance.sync();
+  await ward.compliance.sync();
   // Grace ends in an hour, but the configured cache (admin.nacCacheSeconds, 30 s) is shorter.
   const mac = String(h.apple.service.device(d.udid)!.facts.wifiMac);
   const byMac = await ask(`mac:${mac.toUpperCase().replace(/:/g, '-')}`);
@@ -258,7 +258,7 @@ t.test('a policy change reaches devices: the Android agent\'s held poll wakes wi
   t.equal((await agent.reportStatus()).status, 200);
   const ipad = await h.enroll({ group: 'icu-phones' });
   await session(ipad, true);
-  ward.compliance.sync();
+  await ward.compliance.sync();
   await ward.policy.publishPending();
   await session(ipad, true);
   const before = agent.policyEtag;

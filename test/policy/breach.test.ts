@@ -97,7 +97,7 @@ t.test('per-rule and per-policy actions: quarantine at once, lock only after the
 
   // Grace over: the clock alone turns the passcode rule, the scheduled sync locks.
   clock.now += 2 * HOUR;
-  compliance.sync();
+  await compliance.sync();
   await compliance.settled();
   t.same(apple.locks.map((l) => [l.id, l.platform, l.action]), [['i1', 'ios', 'lock']]);
   t.match(apple.locks[0].reasons[0], /^passcode not set/);
@@ -107,7 +107,7 @@ t.test('per-rule and per-policy actions: quarantine at once, lock only after the
   t.match(queued[0], { outcome: 'success', target: { id: 'i1' }, details: { platform: 'ios', commandId: 'cmd-1', breachAction: 'lock' } });
 
   // Once per breach: more syncs, evaluations and reports do not lock again.
-  compliance.sync();
+  await compliance.sync();
   compliance.evaluate('i1');
   clock.now += 60_000;
   report({ deviceId: 'i1', platform: 'ios', encrypted: false, passcodePresent: false, passcodeCompliant: false, osVersion: '18.1' });
@@ -127,7 +127,7 @@ t.test('per-rule and per-policy actions: quarantine at once, lock only after the
   clock.now += 3 * HOUR;
   report({ deviceId: 'i1', platform: 'ios', encrypted: true, passcodePresent: false, passcodeCompliant: false });
   clock.now += 3 * HOUR;
-  compliance.sync();
+  await compliance.sync();
   await compliance.settled();
   t.equal(apple.locks.length, 2);
 });
@@ -169,7 +169,7 @@ t.test('a platform that cannot lock is recorded once; a passing failure is tried
   report({ deviceId: 'mac', platform: 'macos', encrypted: false });
   report({ deviceId: 'i9', platform: 'ipados', encrypted: false });
   await compliance.settled();
-  compliance.sync();
+  await compliance.sync();
   await compliance.settled();
   const failed = events(db, 'policy.compliance.lock_failed');
   t.same(failed.map((e) => [e.target!.id, e.outcome, e.reason, e.details.retried]).sort(), [
@@ -185,7 +185,7 @@ t.test('a platform that cannot lock is recorded once; a passing failure is tried
   t.same(android.locks, []);
   t.match(events(db, 'policy.compliance.lock_failed').at(-1), { target: { id: 'and-1' }, reason: 'database is locked', details: { retried: true } });
   t.notOk(compliance.standingActions('and-1').some((a) => a.action === 'lock'), 'nothing recorded as locked');
-  compliance.sync();
+  await compliance.sync();
   await compliance.settled();
   t.same(android.locks.map((l) => l.id), ['and-1']);
   t.match(compliance.standingActions('and-1')[0], { action: 'lock', commandId: 'cmd-1' });

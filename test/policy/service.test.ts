@@ -267,7 +267,7 @@ t.test('compliance over time: verdict changes audited once; NAC look-up by id, s
 
   // Offline: the clock alone turns the verdict (re-evaluation job).
   now = new Date(now.getTime() + 4 * 24 * 3_600_000);
-  const sync = compliance.sync();
+  const sync = await compliance.sync();
   t.same(sync, { devices: 1, changed: 1 });
   t.same(compliance.lookup('pixel-9')!.reasons, ['not seen for 4 days']);
   t.same(compliance.summary(), { total: 1, compliant: 0, nonCompliant: 1, unknown: 0, reasons: [{ reason: 'not seen within the offline limit', devices: 1 }] });
@@ -287,15 +287,15 @@ t.test('the devices-not-seen sweep flags a device once it passes its offline lim
   const seen = now.toISOString();
   compliance.report({ deviceId: 'ward-ipad', platform: 'ipados', factsVersion: 1, lastSeenAt: seen });
   compliance.report({ deviceId: 'cart-phone', platform: 'android', factsVersion: 1, lastSeenAt: seen });
-  t.same(compliance.notSeenSweep(), { devices: 2, changed: 0, notSeen: 0, defaultLimitDays: 7 }, 'both seen just now');
+  t.same(await compliance.notSeenSweep(), { devices: 2, changed: 0, notSeen: 0, defaultLimitDays: 7 }, 'both seen just now');
 
   now = new Date(now.getTime() + 3 * 24 * 3_600_000);
-  t.same(compliance.notSeenSweep(), { devices: 2, changed: 1, notSeen: 1, defaultLimitDays: 7 }, 'after 3 days: the 48-hour policy flags its device');
+  t.same(await compliance.notSeenSweep(), { devices: 2, changed: 1, notSeen: 1, defaultLimitDays: 7 }, 'after 3 days: the 48-hour policy flags its device');
   now = new Date(now.getTime() + 5 * 24 * 3_600_000);
-  t.same(compliance.notSeenSweep(), { devices: 2, changed: 1, notSeen: 2, defaultLimitDays: 7 }, 'after 8 days: the default 7-day limit flags the other');
+  t.same(await compliance.notSeenSweep(), { devices: 2, changed: 1, notSeen: 2, defaultLimitDays: 7 }, 'after 8 days: the default 7-day limit flags the other');
   const flagged = events(db, 'policy.compliance.changed').filter((e) => e.details.to === 'noncompliant');
   t.same(flagged.map((e) => [e.target?.id, e.details.reasons]), [['cart-phone', ['not seen for 3 days']], ['ward-ipad', ['not seen for 8 days']]], 'each flagging is an audit event with the reason');
-  t.same(compliance.notSeenSweep(), { devices: 2, changed: 0, notSeen: 2, defaultLimitDays: 7 }, 'a later run changes nothing');
+  t.same(await compliance.notSeenSweep(), { devices: 2, changed: 0, notSeen: 2, defaultLimitDays: 7 }, 'a later run changes nothing');
 });
 
 t.test('adapters: Apple DeviceView and Android DeviceRecord become DeviceFacts; sources are synced', async (t) => {
@@ -348,8 +348,12 @@ t.test('adapters: Apple DeviceView and Android DeviceRecord become DeviceFacts; 
   const wp = source.policyFor({ id: 'and-2', policyGroup: 'g', mode: 'work_profile' });
   t.equal(wp.document.managementMode, 'profile_owner', 'a work-profile enrollment gets a profile-owner policy');
   const compliance = new ComplianceService({ db, audit, policies });
-  compliance.addSource(androidFactsSource({ devices: (limit = 500, offset = 0) => [record].slice(offset, offset + limit), device: (id) => (id === record.id ? record : undefined) }));
-  t.same(compliance.sync(), { devices: 1, changed: 1 });
+  compliance.addSource(androidFactsSource({
+    devicesAfter: (after) => [record].filter((r) => r.id > after),
+    device: (id) => (id === record.id ? record : undefined),
+    deviceByCertificate: (serial) => ([record.certSerial, record.previousCertSerial].includes(serial) ? record : undefined),
+  }));
+  t.same(await compliance.sync(), { devices: 1, changed: 1 });
   t.equal(compliance.lookup('1e')!.deviceId, 'and-1', 'the previous certificate still names the device');
   t.equal(compliance.lookup('and-1')!.status, 'compliant');
   // With no policy assigned at all, the Android domain's own default is served.

@@ -23,6 +23,8 @@ export interface DeviceSummary {
   compliant: boolean | null;
 }
 
+export type DeviceKey = Pick<DeviceSummary, 'id' | 'name' | 'lastSeenAt'>;
+
 export interface DeviceDetail extends DeviceSummary {
   /** Inventory as the device reported it (DeviceInformation, SecurityInfo, Android status). */
   facts: Record<string, unknown>;
@@ -72,6 +74,12 @@ export type DeviceAction =
 export interface DeviceFleet {
   readonly platform: Platform;
   list(query: DeviceQuery): MaybePromise<{ devices: DeviceSummary[]; total: number }>;
+  /**
+   * The same list's sort keys only (what DeviceQuery.sort orders by). With it, a page over several
+   * fleets merges keys and then lists only each fleet's share of the page, instead of building
+   * every device before the page's offset.
+   */
+  keys?(query: DeviceQuery): MaybePromise<{ keys: DeviceKey[]; total: number }>;
   device(id: string): MaybePromise<DeviceDetail | undefined>;
   commands(id: string, opts: { limit: number }): MaybePromise<DeviceCommandView[]>;
   /** May be asynchronous (a platform that commits in groups); resolves once the command is stored. */

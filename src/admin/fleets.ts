@@ -3,9 +3,9 @@
 // either module. The mapping of an admin action to a platform command lives here, with the reason
 // when a device cannot take it.
 import type { AuditContext } from '../audit';
-import { deviceOrder } from './devices';
+import { deviceOrder, foldCase } from './devices';
 import {
-  type DeviceAction, DeviceActionRefused, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceQuery, type DeviceSummary,
+  type DeviceAction, DeviceActionRefused, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceKey, type DeviceQuery, type DeviceSummary,
 } from './domains';
 
 const LIST_CHUNK = 100_000;
@@ -20,15 +20,51 @@ function everyDevice<T>(read: (limit: number, offset: number) => T[]): T[] {
   }
 }
 
-/** Free-text match, filter and order shared by both platforms (their stores list by enrollment). */
+/** A page of a platform's devices in the list's order, filtered in SQL (the stores' devicePage). */
+export interface DevicePageQuery {
+  /** ASCII-lowercased free text, matched in name, serial number, model and id. */
+  search?: string;
+  sort: 'name' | 'lastSeen';
+  limit: number;
+  offset: number;
+}
+
+const needleOf = (q: DeviceQuery) => foldCase(q.q?.trim() ?? '') || undefined;
+
+/** Free-text match, filter and order over a whole listing: for a source that cannot page. */
 function page(all: DeviceSummary[], q: DeviceQuery): { devices: DeviceSummary[]; total: number } {
-  const needle = q.q?.trim().toLowerCase();
+  const needle = needleOf(q);
   const hits = all
-    .filter((d) => !needle || [d.name, d.serialNumber, d.model, d.id].some((v) => v?.toLowerCase().includes(needle)))
+    .filter((d) => !needle || [d.name, d.serialNumber, d.model, d.id].some((v) => v != null && foldCase(v).includes(needle)))
     .filter((d) => q.compliant === undefined || d.compliant === q.compliant)
     .sort(deviceOrder(q.sort));
   return { devices: hits.slice(q.offset, q.offset + q.limit), total: hits.length };
 }
+
+/**
+ * The fleet's list: the platform's SQL page when it has one, else every device read and sorted.
+ * Both platforms give no compliance verdict of their own (compliant: null, the admin side fills
+ * it in from src/policy after paging), so a compliant filter matches none of their devices.
+ */
+function listOf<T>(
+  q: DeviceQuery,
+  summary: (d: T) => DeviceSummary,
+  all: (limit: number, offset: number) => T[],
+  paged?: (p: DevicePageQuery) => { devices: T[]; total: number },
+): { devices: DeviceSummary[]; total: number } {
+  if (!paged) return page(everyDevice((limit, offset) => all(limit, offset).map(summary)), q);
+  if (q.compliant !== undefined) return { devices: [], total: 0 };
+  const p = paged(pageOf(q));
+  return { devices: p.devices.map(summary), total: p.total };
+}
+
+const pageOf = (q: DeviceQuery): DevicePageQuery => ({ search: needleOf(q), sort: q.sort ?? 'name', limit: q.limit, offset: q.offset });
+
+type KeySource = (p: DevicePageQuery) => { keys: DeviceKey[]; total: number };
+
+/** DeviceFleet.keys over a source that pages (the same compliant rule as listOf). */
+const keysOf = (keys: KeySource | undefined): Pick<DeviceFleet, 'keys'> =>
+  keys ? { keys: (q) => (q.compliant !== undefined ? { keys: [], total: 0 } : keys(pageOf(q))) } : {};
 
 const summaryOf = ({ facts: _f, compliance: _c, wipeModes: _w, certificates: _x, ...s }: DeviceDetail): DeviceSummary => s;
 
@@ -68,6 +104,9 @@ export interface AppleCommandLike {
 
 export interface AppleDeviceSource {
   devices(opts: { limit?: number; offset?: number }): AppleDeviceLike[];
+  /** AppleMdmService.devicePage; a source without it is listed whole. */
+  devicePage?(opts: DevicePageQuery): { devices: AppleDeviceLike[]; total: number };
+  deviceKeys?(opts: DevicePageQuery): { keys: DeviceKey[]; total: number };
   device(id: string): (AppleDeviceLike & { commands: AppleCommandLike[] }) | undefined;
   command(uuid: string): AppleCommandLike | undefined;
   queueCommand(deviceId: string, type: string, params: unknown, ctx: AuditContext): Promise<{ uuid: string }>;
@@ -85,6 +124,7 @@ function appleDetail(d: AppleDeviceLike): DeviceDetail {
   return {
     id: d.id,
     platform: 'apple',
+    // Migration 0010 computes the same name in SQL (apple_devices.display_name) to page by it.
     name: d.deviceName ?? `${label} ${d.serialNumber ?? d.id.slice(0, 8)}`,
     model: d.modelName ?? d.productName ?? d.model,
     osVersion: d.osVersion,
@@ -113,7 +153,8 @@ function appleCommand(deviceId: string, c: AppleCommandLike): DeviceCommandView 
 export function appleFleetOf(source: AppleDeviceSource): DeviceFleet {
   return {
     platform: 'apple',
-    list: (q) => page(everyDevice((limit, offset) => source.devices({ limit, offset }).map((d) => summaryOf(appleDetail(d)))), q),
+    list: (q) => listOf(q, (d: AppleDeviceLike) => summaryOf(appleDetail(d)), (limit, offset) => source.devices({ limit, offset }), source.devicePage?.bind(source)),
+    ...keysOf(source.deviceKeys?.bind(source)),
     device: (id) => {
       const d = source.device(id);
       return d && appleDetail(d);
@@ -179,6 +220,9 @@ export interface AndroidCommandLike {
 
 export interface AndroidDeviceSource {
   devices(limit?: number, offset?: number): AndroidDeviceLike[];
+  /** AndroidService.devicePage; a source without it is listed whole. */
+  devicePage?(opts: DevicePageQuery): { devices: AndroidDeviceLike[]; total: number };
+  deviceKeys?(opts: DevicePageQuery): { keys: DeviceKey[]; total: number };
   device(id: string): AndroidDeviceLike | undefined;
   commandsOf(deviceId: string, limit?: number): AndroidCommandLike[];
   queueCommand(deviceId: string, type: string, params: unknown, ctx: AuditContext): AndroidCommandLike;
@@ -197,7 +241,8 @@ function androidDetail(d: AndroidDeviceLike): DeviceDetail {
   return {
     id: d.id,
     platform: 'android',
-    name: `${maker && model && !model.toLowerCase().startsWith(maker.toLowerCase()) ? `${maker} ` : ''}${model ?? 'Android device'} ${serial ?? d.id.slice(0, 8)}`,
+    // Migration 0010 computes the same name in SQL (android_devices.display_name) to page by it.
+    name: `${maker && model && !foldCase(model).startsWith(foldCase(maker)) ? `${maker} ` : ''}${model ?? 'Android device'} ${serial ?? d.id.slice(0, 8)}`,
     model,
     osVersion: text(d.status?.androidVersion) ?? text(d.facts.androidVersion),
     serialNumber: serial,
@@ -223,7 +268,8 @@ function androidCommand(c: AndroidCommandLike): DeviceCommandView {
 export function androidFleetOf(source: AndroidDeviceSource): DeviceFleet {
   return {
     platform: 'android',
-    list: (q) => page(everyDevice((limit, offset) => source.devices(limit, offset).map((d) => summaryOf(androidDetail(d)))), q),
+    list: (q) => listOf(q, (d: AndroidDeviceLike) => summaryOf(androidDetail(d)), (limit, offset) => source.devices(limit, offset), source.devicePage?.bind(source)),
+    ...keysOf(source.deviceKeys?.bind(source)),
     device: (id) => {
       const d = source.device(id);
       return d && androidDetail(d);

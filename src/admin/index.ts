@@ -17,6 +17,7 @@ export { openApiDocument } from './openapi';
 export { DeviceActionRefused } from './domains';
 export { appleEnrollmentOf, androidEnrollmentOf } from './enrollment';
 export { appleFleetOf, androidFleetOf } from './fleets';
+export type { DevicePageQuery } from './fleets';
 export type { AppleDeviceSource, AndroidDeviceSource } from './fleets';
 export type { AppleTokenSource, AndroidTokenSource } from './enrollment';
 export type {

@@ -134,10 +134,10 @@ export const Device = obj(deviceProps);
 export const DeviceList = obj({ devices: list(Device), total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } });
 export const DeviceQuery = obj(
   {
-    q: str('Search: name, serial number, model or id.', { maxLength: 128 }),
+    q: str('Search: name, serial number, model or id (A-Z matched case-insensitively).', { maxLength: 128 }),
     platform,
     compliant: { type: 'boolean' },
-    sort: { type: 'string', enum: ['name', 'lastSeen'], default: 'name', description: 'name, or lastSeen (most recent check-in first).' },
+    sort: { type: 'string', enum: ['name', 'lastSeen'], default: 'name', description: 'name (A-Z case-insensitive, then id), or lastSeen (most recent check-in first, then by name).' },
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
     offset: { type: 'integer', minimum: 0, maximum: 100000, default: 0 },
   },

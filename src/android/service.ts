@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { type AuditContext, type AuditLog, canonicalJson } from '../audit';
 import type { WardConfig } from '../config';
 import type { AndroidConfig } from '../config/sections/android';
-import type { WardDb } from '../db';
+import type { DevicePageOptions, WardDb } from '../db';
 import { type CertificateAuthority, type CertificateRecord, type CertificateStatus, CsrError, PkiError, parseCertificationRequest } from '../pki';
 import { type ApkInfo, type DpcWarning, checkDpc, readApk } from './apk';
 import { CommandWaiters } from './long-poll';
@@ -695,6 +695,15 @@ export class AndroidService {
   /** The device holding this identity certificate serial (current or previous): a NAC key. */
   deviceByCertificate(serial: string): DeviceRecord | undefined {
     return this.store.deviceByCertificate(serial);
+  }
+
+  /** A page of the admin device list, ordered and filtered in SQL (AndroidStore.devicePage). */
+  devicePage(opts: DevicePageOptions): { devices: DeviceRecord[]; total: number } {
+    return this.store.devicePage(opts);
+  }
+
+  deviceKeys(opts: DevicePageOptions): ReturnType<AndroidStore['deviceKeys']> {
+    return this.store.deviceKeys(opts);
   }
 
   device(id: string): DeviceRecord | undefined {

@@ -7,6 +7,7 @@ import crypto, { X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import forge from 'node-forge';
+import type { DevicePageOptions } from '../db';
 import type { AuditContext, AuditLog } from '../audit';
 import type { AppleConfig } from '../config/sections/apple';
 import { signCms } from './cms';
@@ -703,6 +704,16 @@ export class AppleMdmService implements CheckinService {
   deviceByKey(kind: 'certificate' | 'mac', value: string): DeviceView | undefined {
     const d = kind === 'certificate' ? this.store.deviceByCert(value) : this.store.deviceByWifiMac(value);
     return d && deviceView(d);
+  }
+
+  /** A page of the admin device list, ordered and filtered in SQL (AppleStore.devicePage). */
+  devicePage(opts: DevicePageOptions): { devices: DeviceView[]; total: number } {
+    const page = this.store.devicePage(opts);
+    return { devices: page.devices.map(deviceView), total: page.total };
+  }
+
+  deviceKeys(opts: DevicePageOptions): ReturnType<AppleStore['deviceKeys']> {
+    return this.store.deviceKeys(opts);
   }
 
   device(id: string): (DeviceView & { userChannels: string[]; commands: CommandView[] }) | undefined {

@@ -8,7 +8,7 @@
 // throws, the whole batch rolls back and every unit is re-run in its own transaction, so one bad
 // request cannot take others with it.
 import type Database from 'better-sqlite3';
-import { GroupCommit, type WardDb } from '../db';
+import { type DeviceListKey, type DeviceListStatements, type DevicePageOptions, GroupCommit, type WardDb, deviceKeysOf, devicePageOf } from '../db';
 
 export interface TokenRow {
   id: string;
@@ -213,7 +213,15 @@ function commandOf(r: Raw): CommandRow {
   };
 }
 
+/** The admin list's free-text match (src/admin/fleets.ts summary fields: name, serial, model, id). */
+const APPLE_MATCH = `(@needle IS NULL OR instr(lower(display_name), @needle) > 0 OR instr(lower(serial_number), @needle) > 0
+  OR instr(lower(coalesce(model_name, product_name, model)), @needle) > 0 OR instr(lower(id), @needle) > 0)`;
+
+const devicePageSql = (columns: string, order: string) => `SELECT ${columns} FROM apple_devices WHERE ${APPLE_MATCH} ORDER BY ${order} LIMIT @limit OFFSET @offset`;
+
 export class AppleStore {
+  /** The admin device list's pages (migration 0010, src/db/device-list.ts). */
+  private readonly list: DeviceListStatements;
   private readonly s: Record<string, Database.Statement>;
   /** Check-ins arriving within 2 ms share one durable transaction (src/db/group-commit.ts). */
   private readonly batch: GroupCommit;
@@ -223,6 +231,15 @@ export class AppleStore {
   constructor(readonly db: WardDb) {
     this.batch = new GroupCommit(db, { windowMs: 2, maxBatch: 256 });
     const p = (sql: string) => db.sqlite.prepare(sql);
+    const keys = 'id, display_name AS name, last_seen_at AS seen';
+    this.list = {
+      pageByName: p(devicePageSql('*', 'display_name COLLATE NOCASE, id')),
+      pageByLastSeen: p(devicePageSql('*', 'last_seen_at DESC, display_name COLLATE NOCASE, id')),
+      keysByName: p(devicePageSql(keys, 'display_name COLLATE NOCASE, id')),
+      keysByLastSeen: p(devicePageSql(keys, 'last_seen_at DESC, display_name COLLATE NOCASE, id')),
+      countMatching: p(`SELECT count(*) FROM apple_devices WHERE ${APPLE_MATCH}`),
+      countAll: p('SELECT count(*) FROM apple_devices'),
+    };
     this.s = {
       insertToken: p(`INSERT INTO apple_enrollment_tokens (id, token_sha256, group_name, one_time, expires_at, created_at, created_by)
                       VALUES (?, ?, ?, ?, ?, ?, ?)`),
@@ -458,6 +475,21 @@ export class AppleStore {
     const r = this.s.deviceByWifiMac.get(mac) as Raw | undefined;
     return r && deviceOf(r);
   }
+
+  /**
+   * One page of the admin device list (src/admin/fleets.ts), in its order: display_name (migration
+   * 0010) case-insensitive then id, an index walk; or last check-in first (a scan, SQLite's top-N
+   * sort). `search`: already ASCII-lowercased; matched in the name, serial number, model and id.
+   */
+  devicePage(opts: DevicePageOptions): { devices: DeviceRow[]; total: number } {
+    return devicePageOf(this.list, opts, (r: Raw) => deviceOf(r));
+  }
+
+  /** The same page's sort keys only, for merging the platforms' lists without building every device. */
+  deviceKeys(opts: DevicePageOptions): { keys: DeviceListKey[]; total: number } {
+    return deviceKeysOf(this.list, opts);
+  }
+
 
   countDevices(): number {
     return this.s.countDevices.pluck().get() as number;

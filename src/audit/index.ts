@@ -2,7 +2,7 @@
 // Merkle tree, signed tree heads, store check, bundle export), and verify a bundle offline.
 export { AuditLog, leafHash, SYSTEM_ACTOR } from './store';
 export type { AuditActor, AuditEvent, AuditEventInput, AppendedEvent, ActorType, AuditContext, TreeHeadReason, AuditEventFilter, AuditEventSummary } from './store';
-export { canonicalJson } from './jcs';
+export { canonicalJson, clipText } from './jcs';
 export { AuditTrail, AuditAlarmError } from './trail';
 export type { AuditSigner, AuditTrailOptions, AuditAlarm, SignedTreeHead, ExportOptions, ExportedBundle } from './trail';
 export { verifyBundle, BUNDLE_FORMAT } from './bundle';

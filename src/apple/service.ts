@@ -805,7 +805,8 @@ const isPkcs12Pbe = (oid: string) => oid.startsWith('1.2.840.113549.1.12.1.');
 function iterationCount(node: forge.asn1.Asn1 | undefined): number | undefined {
   if (!node || node.tagClass !== forge.asn1.Class.UNIVERSAL || node.type !== forge.asn1.Type.INTEGER || typeof node.value !== 'string') return undefined;
   const bytes = Buffer.from(node.value, 'binary');
-  const significant = bytes.subarray(bytes.findIndex((b) => b !== 0) === -1 ? bytes.length : bytes.findIndex((b) => b !== 0));
+  const first = bytes.findIndex((b) => b !== 0);
+  const significant = first === -1 ? Buffer.alloc(0) : bytes.subarray(first);
   return significant.length > 4 ? Infinity : significant.reduce((n, b) => n * 256 + b, 0);
 }
 

@@ -229,7 +229,8 @@ function errorChain(v: PlistValue | undefined): ErrorChainItem[] | undefined {
     if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof Date || item instanceof Uint8Array) return [];
     const d = item as PlistDict;
     const out: ErrorChainItem = {};
-    if (typeof d.ErrorCode === 'number') out.ErrorCode = d.ErrorCode;
+    // a <real>nan</real> or infinity is a number too, and canonical JSON has no such number (found by fuzzing)
+    if (typeof d.ErrorCode === 'number' && Number.isFinite(d.ErrorCode)) out.ErrorCode = d.ErrorCode;
     if (typeof d.ErrorDomain === 'string') out.ErrorDomain = clipText(d.ErrorDomain, 256);
     if (typeof d.LocalizedDescription === 'string') out.LocalizedDescription = clipText(d.LocalizedDescription, 2048);
     if (typeof d.USEnglishDescription === 'string') out.USEnglishDescription = clipText(d.USEnglishDescription, 2048);

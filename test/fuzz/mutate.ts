@@ -64,6 +64,11 @@ const mutator = (name: string, apply: Mutator['apply']): Mutator => ({ name, app
 
 // ---------------------------------------------------------------- bytes
 
+// Mutants stay below this size (the largest body any listener reads is 4 MiB; past 8 MiB every
+// one refuses by size alone); repetitions are capped so that building one never runs out of string.
+const MAX_MUTANT_BYTES = 8 * 1024 * 1024;
+const copies = (wanted: number, each: number) => Math.max(1, Math.min(wanted, Math.floor(MAX_MUTANT_BYTES / Math.max(1, each))));
+
 const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x20, 0x0a, 0x3c, 0x3e, 0x22, 0x26, 0x30, 0xa0];
 
 export const bitFlip = mutator('bit-flip', (input, rng) => {
@@ -102,7 +107,7 @@ export const duplicateChunk = mutator('duplicate-chunk', (input, rng) => {
   const from = rng.below(input.length);
   const chunk = input.subarray(from, from + 1 + rng.below(Math.min(256, input.length - from)));
   const at = rng.below(input.length + 1);
-  const times = rng.chance(0.1) ? 1 + rng.below(200) : 1;
+  const times = copies(rng.chance(0.1) ? 1 + rng.below(200) : 1, chunk.length);
   return Buffer.concat([input.subarray(0, at), ...Array<Buffer>(times).fill(chunk), input.subarray(at)]);
 });
 
@@ -336,7 +341,7 @@ export const derStructure = mutator('der-structure', (input, rng) => {
       kids.splice(i, 1);
       break;
     case 1:
-      kids.splice(i, 0, ...Array<DerNode>(1 + rng.below(rng.chance(0.2) ? 500 : 3)).fill(kids[i]!));
+      kids.splice(i, 0, ...Array<DerNode>(copies(1 + rng.below(rng.chance(0.2) ? 500 : 3), encodeDer(kids[i]!).length)).fill(kids[i]!));
       break;
     case 2: {
       const j = rng.below(kids.length);
@@ -350,7 +355,7 @@ export const derStructure = mutator('der-structure', (input, rng) => {
     case 4: {
       // deep nesting: SEQUENCE or [0] wrappers around one value
       let wrapped = encodeDer(kids[i]!);
-      const depth = rng.pick([2, 20, 65, 200, 3000]);
+      const depth = wrapped.length > 65_536 ? 2 : rng.pick([2, 20, 65, 200, 3000]);
       const tag = Buffer.from([rng.pick([0x30, 0x31, 0xa0])]);
       for (let d = 0; d < depth; d++) wrapped = Buffer.concat([tag, derLength(wrapped.length), wrapped]);
       kids[i] = { ...constructedNode(tag[0]!, []), raw: wrapped };
@@ -486,7 +491,7 @@ export const plistPairs = mutator('plist-pairs', (input, rng) =>
       case 2:
         return replaceAt(text, m, m[0].replace(/<key>[^<]*<\/key>/, `<key>${rng.pick(['__proto__', 'constructor', 'toString', '', 'UDID', 'Status', 'MessageType', 'CommandUUID', 'hasOwnProperty'])}</key>`));
       default:
-        return replaceAt(text, m, Array(1 + rng.below(rng.chance(0.2) ? 30_000 : 50)).fill(m[0].replace(/<key>([^<]*)<\/key>/, (_x, k: string) => `<key>${k}${rng.below(1e9)}</key>`)).join(''));
+        return replaceAt(text, m, Array(copies(1 + rng.below(rng.chance(0.2) ? 30_000 : 50), m[0].length)).fill(m[0].replace(/<key>([^<]*)<\/key>/, (_x, k: string) => `<key>${k}${rng.below(1e9)}</key>`)).join(''));
     }
   }),
 );
@@ -627,7 +632,7 @@ export const jsonKeys = mutator('json-keys', jsonEdit((value, rng) => {
     }
     case 2: {
       if (!Array.isArray(target) || target.length === 0) return undefined;
-      const n = rng.pick([2, 50, 501, 5001]);
+      const n = copies(rng.pick([2, 50, 501, 5001]), JSON.stringify(target).length / target.length);
       return JSON.stringify(setAt(value, path, Array.from({ length: n }, (_v, i) => structuredClone(target[i % target.length]!))));
     }
     default: {
@@ -684,8 +689,6 @@ export function inJsonString(field: string, inner: readonly Mutator[]): Mutator 
 
 // ---------------------------------------------------------------- composition
 
-const MAX_MUTANT_BYTES = 8 * 1024 * 1024;
-
 export interface Weighted {
   mutator: Mutator;
   weight: number;
@@ -708,7 +711,6 @@ export function mutant(parser: string, runSeed: string, index: number, seeds: re
     let r = rng.below(total);
     const chosen = mutators.find((m) => (r -= m.weight) < 0)!.mutator;
     const out = chosen.apply(input, rng, seeds);
-    // Past 8 MiB every listener refuses the body by its size alone (413): nothing more to learn.
     if (out === undefined || out.length > MAX_MUTANT_BYTES) continue;
     input = out;
     applied.push(chosen.name);

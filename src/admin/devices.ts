@@ -2,7 +2,7 @@
 // restart / refresh straight to the platform's queue, and wipes, which always carry a reason and,
 // when admin.wipe.requireSecondAdmin is on, wait for a second admin before a full wipe is queued.
 import crypto from 'node:crypto';
-import { type AuditContext, type AuditLog, SYSTEM_ACTOR } from '../audit';
+import { type AuditContext, type AuditLog, SYSTEM_ACTOR, clipText } from '../audit';
 import type { WardDb } from '../db';
 import { type ComplianceLookup, type DeviceAction, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceKey, type DeviceQuery, type DeviceSummary } from './domains';
 import { AdminError } from './errors';
@@ -215,7 +215,7 @@ export class DeviceOperations {
       this.db.write(() => {
         this.store.failWipeRequest(rec.id, new Date().toISOString());
         this.audit.record({
-          ...ctx, action: 'admin.wipe.failed', outcome: 'failure', reason: `the ${rec.platform} domain refused it: ${(e as Error).message}`.slice(0, 300),
+          ...ctx, action: 'admin.wipe.failed', outcome: 'failure', reason: clipText(`the ${rec.platform} domain refused it: ${(e as Error).message}`, 300),
           target: { type: 'device', id: rec.deviceId }, details: { wipeRequest: rec.id, device: rec.deviceName },
         });
       });

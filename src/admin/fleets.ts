@@ -2,7 +2,7 @@
 // already expose (device views, command views, queueCommand) so the admin surface does not import
 // either module. The mapping of an admin action to a platform command lives here, with the reason
 // when a device cannot take it.
-import type { AuditContext } from '../audit';
+import { type AuditContext, clipText } from '../audit';
 import { deviceOrder, foldCase } from './devices';
 import {
   type DeviceAction, DeviceActionRefused, type DeviceCommandView, type DeviceDetail, type DeviceFleet, type DeviceKey, type DeviceQuery, type DeviceSummary,
@@ -282,7 +282,7 @@ export function androidFleetOf(source: AndroidDeviceSource): DeviceFleet {
         case 'lock':
           return androidCommand(source.queueCommand(id, 'LOCK', action.message ? { message: action.message } : {}, ctx));
         case 'wipe':
-          return androidCommand(source.queueCommand(id, 'WIPE', { scope: action.mode === 'full' ? 'full' : 'work_profile', reason: action.reason.slice(0, 200) }, ctx));
+          return androidCommand(source.queueCommand(id, 'WIPE', { scope: action.mode === 'full' ? 'full' : 'work_profile', reason: clipText(action.reason, 200) }, ctx));
         case 'restart':
           return androidCommand(source.queueCommand(id, 'REBOOT', {}, ctx));
         case 'refresh':

@@ -2,6 +2,8 @@
 // ajv validates requests with it, and the same objects are exported as OpenAPI components.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 
+// 9999-12-31T23:59:59.999Z: the last instant an ISO 8601 timestamp with a four-digit year can show.
+const MAX_TIME_MILLIS = 253_402_300_799_999;
 const str = (maxLength: number, extra: Record<string, unknown> = {}) => ({ type: 'string', maxLength, ...extra });
 const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum });
 const PACKAGE_NAME = { type: 'string', maxLength: 255, pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+$' };
@@ -163,8 +165,9 @@ export const securityLogBatchSchema = obj(
       maxItems: 500,
       items: obj(
         {
-          id: { type: 'integer', minimum: 0, description: 'SecurityEvent.getId(). Ward keeps events after the newest (timeMillis, id) it stored, so a retried upload is harmless.' },
-          timeMillis: { type: 'integer', minimum: 0, description: 'SecurityEvent.getTimeNanos() / 1000000 (epoch milliseconds; nanoseconds overflow JSON numbers).' },
+          // Bounded above: 1e308 is an "integer" to JSON Schema, but neither a SQLite INTEGER nor a Date (found by fuzzing).
+          id: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'SecurityEvent.getId(). Ward keeps events after the newest (timeMillis, id) it stored, so a retried upload is harmless.' },
+          timeMillis: { type: 'integer', minimum: 0, maximum: MAX_TIME_MILLIS, description: 'SecurityEvent.getTimeNanos() / 1000000 (epoch milliseconds, at most year 9999; nanoseconds overflow JSON numbers).' },
           tag: int(0, 2_147_483_647),
           tagName: str(64, { pattern: '^[A-Z0-9_]+$', description: 'SecurityLog constant name, e.g. TAG_KEYGUARD_DISMISS_AUTH_ATTEMPT.' }),
           level: { enum: [...SECURITY_LOG_LEVELS] },

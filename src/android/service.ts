@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { type AuditContext, type AuditLog, canonicalJson } from '../audit';
+import { type AuditContext, type AuditLog, canonicalJson, clipText } from '../audit';
 import type { WardConfig } from '../config';
 import type { AndroidConfig } from '../config/sections/android';
 import type { DevicePageOptions, WardDb } from '../db';
@@ -140,6 +140,19 @@ const reauthenticate = (reason: string): Next => ({ action: 'reauthenticate', re
 /** What Ward keeps of a status report in the audit trail: facts that matter for compliance, not telemetry. */
 const AUDITED_STATUS = ['androidVersion', 'securityPatch', 'encryption', 'passcodeSufficient', 'managementMode'] as const;
 const MAX_LISTED_APPS = 100;
+const OUTPUT_MAX_DEPTH = 32;
+
+/** Whether objects and arrays nest deeper than `max` (walked without recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 export class AndroidService {
   readonly store: AndroidStore;
@@ -450,21 +463,39 @@ export class AndroidService {
       throw new AgentError(401, 'client_certificate_required', 'present the device identity certificate (TLS client authentication)', reauthenticate('no client certificate'));
     }
     const v = this.verifyPeer(certificateDer, connection);
-    if (v.status === 'unknown') throw new AgentError(401, 'unknown_certificate', 'the client certificate was not issued by Ward', reauthenticate('unknown certificate'));
-    if (v.status === 'not-yet-valid') throw new AgentError(401, 'certificate_not_yet_valid', 'the client certificate is not valid yet: check the device clock', reauthenticate('certificate not yet valid'));
-    if (v.status === 'expired') throw new AgentError(401, 'certificate_expired', 'the client certificate has expired', reauthenticate('certificate expired'));
+    // A certificate that is presented and refused is an audited attempt, as on the Apple side
+    // (apple.device.auth_refused); the answer still says reauthenticate, never unenrolled.
+    const refused = (status: number, code: string, reason: string, next: string, device?: DeviceRecord): AgentError => {
+      const serial = v.record?.serial ?? null;
+      const holder = device ?? (serial ? this.store.deviceByCertificate(serial) : undefined);
+      this.db.write(() =>
+        this.audit.record({
+          ...ctx,
+          actor: { type: 'device', id: holder?.id ?? (serial ? `certificate:${serial}` : 'unknown') },
+          action: 'android.device.auth_refused',
+          outcome: 'failure',
+          reason,
+          target: holder ? { type: 'android_device', id: holder.id } : null,
+          details: { error: code, certificateSerial: serial },
+        }),
+      );
+      return new AgentError(status, code, reason, reauthenticate(next));
+    };
+    if (v.status === 'unknown') throw refused(401, 'unknown_certificate', 'the client certificate was not issued by Ward', 'unknown certificate');
+    if (v.status === 'not-yet-valid') throw refused(401, 'certificate_not_yet_valid', 'the client certificate is not valid yet: check the device clock', 'certificate not yet valid');
+    if (v.status === 'expired') throw refused(401, 'certificate_expired', 'the client certificate has expired', 'certificate expired');
     const record = v.record!;
-    if (record.profile !== 'device') throw new AgentError(403, 'not_a_device_certificate', 'the client certificate is not a device identity', reauthenticate('not a device certificate'));
+    if (record.profile !== 'device') throw refused(403, 'not_a_device_certificate', 'the client certificate is not a device identity', 'not a device certificate');
     const device = this.store.deviceByCertificate(record.serial);
     if (!device) {
       // A certificate this device replaced (renewal) or one that never was an Android identity.
-      if (v.status === 'revoked') throw new AgentError(403, 'certificate_revoked', 'the client certificate was revoked', reauthenticate('certificate revoked'));
-      throw new AgentError(401, 'unknown_device', 'no Android device holds this certificate', reauthenticate('unknown device'));
+      if (v.status === 'revoked') throw refused(403, 'certificate_revoked', 'the client certificate was revoked', 'certificate revoked');
+      throw refused(401, 'unknown_device', 'no Android device holds this certificate', 'unknown device');
     }
     if (device.state === 'unenrolled') {
       throw new AgentError(403, 'unenrolled', `the device was unenrolled${device.unenrollReason ? `: ${device.unenrollReason}` : ''}`, { action: 'unenrolled', reason: device.unenrollReason ?? 'unenrolled' });
     }
-    if (v.status === 'revoked') throw new AgentError(403, 'certificate_revoked', 'the client certificate was revoked', reauthenticate('certificate revoked'));
+    if (v.status === 'revoked') throw refused(403, 'certificate_revoked', 'the client certificate was revoked', 'certificate revoked', device);
     if (record.serial === device.certSerial && device.previousCertSerial) {
       // The device now uses its new certificate: retire the one it replaced.
       const previous = device.previousCertSerial;
@@ -605,6 +636,11 @@ export class AndroidService {
   commandResult(device: DeviceRecord, commandId: string, input: CommandResultInput, ctx: Omit<AuditContext, 'actor'>): Promise<{ commandId: string; status: string }> {
     const deviceCtx: AuditContext = { ...ctx, actor: { type: 'device', id: device.id } };
     // Checked before queueing too, so a stream of bad ids never rolls back other devices' batches.
+    // The schema leaves `output` free-form; storing it serializes it, which a few thousand levels of
+    // nesting (well inside the body limit) overflow (found by fuzzing).
+    if (input.output !== undefined && nestedDeeperThan(input.output, OUTPUT_MAX_DEPTH)) {
+      return Promise.reject(new AgentError(400, 'invalid_request', `/output nests deeper than ${OUTPUT_MAX_DEPTH} levels`, CONTINUE));
+    }
     const known = this.store.command(commandId);
     if (!known || known.deviceId !== device.id) return Promise.reject(new AgentError(404, 'command_not_found', `no command ${commandId} for this device`, CONTINUE));
     return this.store.commit(() => {
@@ -635,7 +671,7 @@ export class AndroidService {
         action: 'android.command.completed',
         target: { type: 'android_command', id: commandId },
         outcome: input.status === 'done' ? 'success' : 'failure',
-        reason: input.status === 'done' ? null : (input.error ?? input.status).slice(0, 300),
+        reason: input.status === 'done' ? null : clipText(input.error || input.status, 300),
         details: { deviceId: device.id, type: cmd.type, status: input.status },
       });
       return { commandId, status: input.status };

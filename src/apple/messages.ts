@@ -1,6 +1,7 @@
 // The device's side of the protocol, decoded and checked: check-in messages (Apple "Device
 // Management" check-in protocol, apple/device-management mdm/checkin/*.yaml) and command reports
 // (the body of every PUT to ServerURL). Only shape is checked here; identity is cert-auth's job.
+import { clipText } from '../audit';
 import { parsePlistDict, PlistError, type PlistDict, type PlistLimits, type PlistValue } from './plist';
 
 /** Shared iPad's user-channel UserID (tokenupdate.yaml: "always FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"). */
@@ -223,14 +224,16 @@ export function decodeCheckin(body: Buffer): CheckinMessage {
 function errorChain(v: PlistValue | undefined): ErrorChainItem[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) throw new MdmProtocolError('bad-value', 'ErrorChain must be an <array>');
+  // clipText: the chain goes into audit records, whose canonical JSON cannot hold half a surrogate pair (found by fuzzing).
   return v.slice(0, 32).flatMap((item) => {
     if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof Date || item instanceof Uint8Array) return [];
     const d = item as PlistDict;
     const out: ErrorChainItem = {};
-    if (typeof d.ErrorCode === 'number') out.ErrorCode = d.ErrorCode;
-    if (typeof d.ErrorDomain === 'string') out.ErrorDomain = d.ErrorDomain.slice(0, 256);
-    if (typeof d.LocalizedDescription === 'string') out.LocalizedDescription = d.LocalizedDescription.slice(0, 2048);
-    if (typeof d.USEnglishDescription === 'string') out.USEnglishDescription = d.USEnglishDescription.slice(0, 2048);
+    // a <real>nan</real> or infinity is a number too, and canonical JSON has no such number (found by fuzzing)
+    if (typeof d.ErrorCode === 'number' && Number.isFinite(d.ErrorCode)) out.ErrorCode = d.ErrorCode;
+    if (typeof d.ErrorDomain === 'string') out.ErrorDomain = clipText(d.ErrorDomain, 256);
+    if (typeof d.LocalizedDescription === 'string') out.LocalizedDescription = clipText(d.LocalizedDescription, 2048);
+    if (typeof d.USEnglishDescription === 'string') out.USEnglishDescription = clipText(d.USEnglishDescription, 2048);
     return [out];
   });
 }

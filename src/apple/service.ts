@@ -664,7 +664,11 @@ export class AppleMdmService implements CheckinService {
     if (!cert.checkPrivateKey(key)) throw new AppleError('the key does not belong to the push certificate', 'bad-request');
     const uid = /(?:^|\n)UID=([^\n]+)/.exec(cert.subject)?.[1]?.trim();
     if (!uid) throw new AppleError('the certificate subject has no UID: not an APNs MDM push certificate', 'bad-request');
+    // An expiry X509Certificate cannot read is NaN (and toISOString throws on it; found by fuzzing).
+    if (!Number.isFinite(cert.validToDate.getTime())) throw new AppleError('the push certificate has no readable expiry date', 'bad-request');
     if (cert.validToDate.getTime() < Date.now()) throw new AppleError(`the push certificate expired on ${cert.validToDate.toISOString()}`, 'bad-request');
+    // RFC 5280 section 4.1.2.2: a positive integer (a negative one read as "-80" broke BigInt; found by fuzzing).
+    if (!/^[0-9A-F]+$/i.test(cert.serialNumber)) throw new AppleError('the push certificate serial number is not a positive integer', 'bad-request');
     const facts = {
       topic: uid,
       serial: BigInt(`0x${cert.serialNumber}`).toString(16),
@@ -827,19 +831,98 @@ function commandView(c: CommandRow): CommandView {
   };
 }
 
+// Password-based key derivation runs as many rounds as the file says: PKCS#12 MacData.iterations
+// (RFC 7292) and the PBES1 / PBKDF2 / PKCS#12-PBE parameters (RFC 8018) of the encrypted parts. A
+// file claiming 2^31 rounds held the import for hours (found by fuzzing). Real exports use 2,000
+// (OpenSSL, macOS keychain) to 600,000.
+const MAX_KDF_ITERATIONS = 1_000_000;
+const KDF_OIDS = new Set(['1.2.840.113549.1.5.12', '1.2.840.113549.1.5.3', '1.2.840.113549.1.5.6', '1.2.840.113549.1.5.10', '1.2.840.113549.1.5.11']);
+const isPkcs12Pbe = (oid: string) => oid.startsWith('1.2.840.113549.1.12.1.');
+
+function iterationCount(node: forge.asn1.Asn1 | undefined): number | undefined {
+  if (!node || node.tagClass !== forge.asn1.Class.UNIVERSAL || node.type !== forge.asn1.Type.INTEGER || typeof node.value !== 'string') return undefined;
+  const bytes = Buffer.from(node.value, 'binary');
+  const first = bytes.findIndex((b) => b !== 0);
+  const significant = first === -1 ? Buffer.alloc(0) : bytes.subarray(first);
+  return significant.length > 4 ? Infinity : significant.reduce((n, b) => n * 256 + b, 0);
+}
+
+/**
+ * Throws when DER (a PFX, or an EncryptedPrivateKeyInfo) asks for more KDF rounds than
+ * MAX_KDF_ITERATIONS, wherever they are readable. `whole`: the DER must parse completely (what
+ * is not read here is not handed on).
+ */
+function refuseCostlyKeyDerivation(der: Buffer, whole = false): void {
+  const { asn1 } = forge;
+  const tooMany = (n: number | undefined) => n !== undefined && n > MAX_KDF_ITERATIONS;
+  const walk = (node: forge.asn1.Asn1, depth: number, top: boolean): void => {
+    if (depth > 24) return;
+    if (Array.isArray(node.value)) {
+      const kids = node.value;
+      const first = kids[0];
+      if (first && first.type === asn1.Type.OID && typeof first.value === 'string') {
+        let oid: string | undefined;
+        try {
+          oid = asn1.derToOid(first.value);
+        } catch {
+          oid = undefined; // not an OID forge can read: nothing to check here
+        }
+        const params = kids[1];
+        if (oid && (KDF_OIDS.has(oid) || isPkcs12Pbe(oid)) && params && Array.isArray(params.value) && tooMany(iterationCount(params.value[1]))) {
+          throw new AppleError(`the file asks for more than ${MAX_KDF_ITERATIONS} key derivation rounds`, 'bad-request');
+        }
+      }
+      // PFX ::= SEQUENCE { version, authSafe, macData SEQUENCE { mac, macSalt, iterations } }
+      if (top && kids[2] && Array.isArray(kids[2].value) && tooMany(iterationCount(kids[2].value[2]))) {
+        throw new AppleError(`the PKCS#12 MAC asks for more than ${MAX_KDF_ITERATIONS} rounds`, 'bad-request');
+      }
+      for (const kid of kids) walk(kid, depth + 1, false);
+    } else if (node.type === asn1.Type.OCTETSTRING && typeof node.value === 'string' && node.value.length > 1) {
+      // authSafe and SafeContents travel as DER inside OCTET STRINGs
+      let inner: forge.asn1.Asn1 | undefined;
+      try {
+        inner = asn1.fromDer(forge.util.createBuffer(node.value), { strict: true, parseAllBytes: true, decodeBitStrings: false } as unknown as boolean);
+      } catch {
+        inner = undefined;
+      }
+      if (inner) walk(inner, depth + 1, false);
+    }
+  };
+  let root: forge.asn1.Asn1;
+  try {
+    root = asn1.fromDer(forge.util.createBuffer(der.toString('binary')), { strict: true, parseAllBytes: whole, decodeBitStrings: false } as unknown as boolean);
+  } catch {
+    if (whole) throw new AppleError('the encrypted private key is not DER', 'bad-request');
+    return; // not DER: forge's PKCS#12 reader below says so (it reads with the same strictness)
+  }
+  walk(root, 0, true);
+}
+
 /** PEM certificate + PEM key, or PKCS#12 (parsed by node-forge: a symmetric PBE step only). */
 function readPushMaterial(input: { certificate: Buffer; key?: Buffer; passphrase?: string }): { certPem: string; keyPem: string } {
   const text = input.certificate.toString('latin1');
   if (text.includes('-----BEGIN')) {
     const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
     const keySource = input.key ? input.key.toString('latin1') : text;
-    const keyPem = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(keySource)?.[0];
+    // BEGIN and END must name the same kind: a file mixing them once reached OpenSSL's decryption unchecked.
+    const keyMatch = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----[\s\S]+?-----END \1-----/.exec(keySource);
+    const keyPem = keyMatch?.[0];
     if (!certPem) throw new AppleError('no PEM certificate found', 'bad-request');
     if (!keyPem) throw new AppleError('no PEM private key found (give the key file, or a PKCS#12 file)', 'bad-request');
-    if (keyPem.includes('ENCRYPTED')) {
+    const passphrase = input.passphrase ?? '';
+    // PKCS#8: OpenSSL gets exactly the DER whose key derivation was checked (its own PEM reading of a
+    // damaged file could differ). The traditional Proc-Type form (RFC 1421) derives its key in one round.
+    let encrypted: crypto.PrivateKeyInput | undefined;
+    if (keyMatch![1] === 'ENCRYPTED PRIVATE KEY') {
+      const der = Buffer.from(keyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+      refuseCostlyKeyDerivation(der, true);
+      encrypted = { key: der, format: 'der', type: 'pkcs8', passphrase };
+    } else if (/^Proc-Type:\s*4,ENCRYPTED/m.test(keyPem)) {
+      encrypted = { key: keyPem, passphrase };
+    }
+    if (encrypted) {
       try {
-        const key = crypto.createPrivateKey({ key: keyPem, passphrase: input.passphrase ?? '' });
-        return { certPem, keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string };
+        return { certPem, keyPem: crypto.createPrivateKey(encrypted).export({ type: 'pkcs8', format: 'pem' }) as string };
       } catch {
         throw new AppleError('the private key is encrypted and the passphrase does not open it', 'bad-request');
       }
@@ -847,6 +930,7 @@ function readPushMaterial(input: { certificate: Buffer; key?: Buffer; passphrase
     return { certPem, keyPem };
   }
   // PKCS#12 (DER).
+  refuseCostlyKeyDerivation(input.certificate);
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.createBuffer(text)), input.passphrase ?? '');

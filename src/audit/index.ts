@@ -2,7 +2,7 @@
 // Merkle tree, signed tree heads, store check, bundle export), and verify a bundle offline.
 export { AuditLog, AuditStore, leafHash, SYSTEM_ACTOR } from './store';
 export type { AuditFacts, ExportRecord, AuditActor, AuditEvent, AuditEventInput, AppendedEvent, ActorType, AuditContext, TreeHeadReason, AuditEventFilter, AuditEventSummary } from './store';
-export { canonicalJson } from './jcs';
+export { canonicalJson, clipText } from './jcs';
 export { AuditTrail, AuditAlarmError, AuditExportError } from './trail';
 export type { AuditSigner, AuditTrailOptions, AuditAlarm, SignedTreeHead, ExportOptions, ExportedBundle, RetentionResult } from './trail';
 export { verifyBundle, BUNDLE_FORMAT } from './bundle';

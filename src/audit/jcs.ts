@@ -16,6 +16,17 @@ export function canonicalString(s: string): string {
   return JSON.stringify(s);
 }
 
+/**
+ * `text` cut to at most `max` UTF-16 units without splitting a surrogate pair: what a domain uses to
+ * shorten device- or user-given text that goes into an event (a plain slice can leave half an
+ * astral character, which canonicalString refuses).
+ */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
 export function canonicalJson(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {

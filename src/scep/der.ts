@@ -113,7 +113,12 @@ export function text(node: Asn1 | undefined, what: string): string {
   if ((node.type as number) === UNIVERSAL_STRING) {
     if (raw.length % 4 !== 0) throw malformed(what);
     let out = '';
-    for (let i = 0; i < raw.length; i += 4) out += String.fromCodePoint(raw.readUInt32BE(i));
+    for (let i = 0; i < raw.length; i += 4) {
+      // UCS-4 (X.690 section 8.23.7): a value beyond U+10FFFF is no character at all.
+      const cp = raw.readUInt32BE(i);
+      if (cp > 0x10ffff) throw malformed(what);
+      out += String.fromCodePoint(cp);
+    }
     return out;
   }
   return raw.toString('latin1');

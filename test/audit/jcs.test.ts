@@ -1,5 +1,5 @@
 import t from 'tap';
-import { canonicalJson } from '../../src/audit/jcs';
+import { canonicalJson, clipText } from '../../src/audit/jcs';
 
 const fromBits = (hex: string) => {
   const v = new DataView(new ArrayBuffer(8));
@@ -109,4 +109,14 @@ t.test('values outside JSON are refused, toJSON is honoured', async (t) => {
   t.throws(() => canonicalJson(Symbol('s')), TypeError, 'symbol');
   t.throws(() => canonicalJson([undefined]), TypeError, 'undefined in an array');
   t.equal(canonicalJson([true, false, null, 'x', { '': [] }]), '[true,false,null,"x",{"":[]}]');
+});
+
+t.test('clipText shortens without leaving half a surrogate pair (found by the fuzz run)', async (t) => {
+  const text = `${'x'.repeat(199)}\u{1F691} more`;
+  t.equal(text.slice(0, 200).length, 200);
+  t.throws(() => canonicalJson(text.slice(0, 200)), /lone surrogate/, 'a plain slice there cannot be recorded');
+  t.equal(clipText(text, 200), 'x'.repeat(199), 'the pair is dropped whole');
+  t.equal(clipText(text, 201), `${'x'.repeat(199)}\u{1F691}`, 'or kept whole');
+  t.equal(clipText('short', 200), 'short');
+  t.doesNotThrow(() => canonicalJson(clipText(text, 200)));
 });

@@ -1,9 +1,10 @@
 // The two listeners against real clients: openssl s_client for TLS versions and the chain, node's
 // http/https for health, limits, JSON errors and request ids.
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
-import { readBody } from '../../src/http';
+import { readBody, readJson } from '../../src/http';
 import { request, startTestWard, tempDir, tool, toolAsync, spawnDaemon, writeTestConfig, runDaemonToExit } from '../support/ward';
 
 t.test('health, TLS versions, chain, limits, errors', async (t) => {
@@ -11,6 +12,9 @@ t.test('health, TLS versions, chain, limits, errors', async (t) => {
   t.teardown(() => ward.stop());
   ward.listeners.plain.post('/test/echo-size', async (ctx) => {
     ctx.body = { size: (await readBody(ctx, ward.cfg.limits.bodyBytes)).length };
+  });
+  ward.listeners.plain.post('/test/echo-json', async (ctx) => {
+    ctx.body = { got: await readJson(ctx, ward.cfg.limits.bodyBytes) };
   });
 
   for (const url of [ward.httpUrl, ward.httpsUrl]) {
@@ -46,6 +50,23 @@ t.test('health, TLS versions, chain, limits, errors', async (t) => {
   const big = await request(`${ward.httpUrl}/test/echo-size`, { method: 'POST', body: Buffer.alloc(5000) });
   t.equal(big.status, 413, 'body over the limit');
   t.equal(big.json().error, 'payload_too_large');
+  // Found by the fuzz run: a chunked body far over the limit, then the next request on the same
+  // keep-alive connection. It hung six seconds and was reset while the rest of the body sat unread.
+  const one = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => one.destroy());
+  const chunked = await request(`${ward.httpUrl}/test/echo-size`, { method: 'POST', body: Buffer.alloc(2_000_000), agent: one as never });
+  t.equal(chunked.status, 413, 'chunked body over the limit');
+  const started = Date.now();
+  const next = await request(`${ward.httpUrl}/test/echo-size`, { method: 'POST', body: Buffer.alloc(10), agent: one as never });
+  t.same([next.status, next.json()], [200, { size: 10 }], 'the connection serves the next request');
+  t.ok(Date.now() - started < 3000, 'at once, not after a timeout');
+
+  // I-JSON (RFC 7493): a lone surrogate escape is valid JSON but could never be audited (found by fuzzing).
+  const json = (body: string) => request(`${ward.httpUrl}/test/echo-json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  t.same((await json('{"a":"\\ud83d\\ude91"}')).json(), { got: { a: '\u{1F691}' } }, 'an escaped surrogate pair is one character');
+  const lone = await json('{"a":"x\\ud83d"}');
+  t.same([lone.status, lone.json().error], [400, 'invalid_json'], 'a lone surrogate escape: 400');
+  t.equal((await json('{"\\udc00":1}')).status, 400, 'in a member name too');
 
   const nf = await request(`${ward.httpUrl}/nope`, { headers: { 'x-request-id': 'trace-12345678' } });
   t.equal(nf.status, 404);

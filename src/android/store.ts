@@ -5,7 +5,7 @@
 // synchronous=FULL each COMMIT waits for the disk, so units queued while the event loop is busy share
 // one transaction and each caller resumes only once it is durable. A unit's change and its audit event
 // still commit together; if one unit throws, the batch rolls back and each unit runs alone.
-import { type DeviceListKey, type DeviceListStatements, type DevicePageOptions, GroupCommit, type WardDb, deviceKeysOf, devicePageOf } from '../db';
+import { type DeviceListKey, type DeviceListStatements, type DevicePageOptions, GroupCommit, type WardDb, deviceKeysOf, devicePageOf, prepareDeviceList } from '../db';
 
 export type EnrollmentMode = 'fully_managed' | 'work_profile';
 export type DeviceState = 'active' | 'unenrolled';
@@ -158,7 +158,6 @@ function commandOf(r: Row): CommandRecord {
 const ANDROID_MATCH = `(@needle IS NULL OR instr(lower(display_name), @needle) > 0 OR instr(lower(serial_number), @needle) > 0
   OR instr(lower(model_name), @needle) > 0 OR instr(lower(id), @needle) > 0)`;
 
-const devicePageSql = (columns: string, order: string) => `SELECT ${columns} FROM android_devices WHERE ${ANDROID_MATCH} ORDER BY ${order} LIMIT @limit OFFSET @offset`;
 
 export class AndroidStore {
   /** The admin device list's pages (migration 0010, src/db/device-list.ts). */
@@ -171,15 +170,7 @@ export class AndroidStore {
   constructor(readonly db: WardDb) {
     this.batch = new GroupCommit(db, { windowMs: 0, maxBatch: 256 });
     const p = (sql: string) => db.sqlite.prepare(sql);
-    const keys = 'id, display_name AS name, last_seen_at AS seen';
-    this.list = {
-      pageByName: p(devicePageSql('*', 'display_name COLLATE NOCASE, id')),
-      pageByLastSeen: p(devicePageSql('*', 'last_seen_at DESC, display_name COLLATE NOCASE, id')),
-      keysByName: p(devicePageSql(keys, 'display_name COLLATE NOCASE, id')),
-      keysByLastSeen: p(devicePageSql(keys, 'last_seen_at DESC, display_name COLLATE NOCASE, id')),
-      countMatching: p(`SELECT count(*) FROM android_devices WHERE ${ANDROID_MATCH}`),
-      countAll: p('SELECT count(*) FROM android_devices'),
-    };
+    this.list = prepareDeviceList(db, 'android_devices', ANDROID_MATCH);
     this.s = {
       insertApk: p(`INSERT INTO android_apks (sha256, role, package_name, version_code, version_name, signing_cert_sha256, signature_checksum,
         package_checksum, signature_scheme, component_name, size, warnings, imported_at, imported_by, seq)

@@ -8,7 +8,7 @@
 // throws, the whole batch rolls back and every unit is re-run in its own transaction, so one bad
 // request cannot take others with it.
 import type Database from 'better-sqlite3';
-import { type DeviceListKey, type DeviceListStatements, type DevicePageOptions, GroupCommit, type WardDb, deviceKeysOf, devicePageOf } from '../db';
+import { type DeviceListKey, type DeviceListStatements, type DevicePageOptions, GroupCommit, type WardDb, deviceKeysOf, devicePageOf, prepareDeviceList } from '../db';
 
 export interface TokenRow {
   id: string;
@@ -217,7 +217,6 @@ function commandOf(r: Raw): CommandRow {
 const APPLE_MATCH = `(@needle IS NULL OR instr(lower(display_name), @needle) > 0 OR instr(lower(serial_number), @needle) > 0
   OR instr(lower(coalesce(model_name, product_name, model)), @needle) > 0 OR instr(lower(id), @needle) > 0)`;
 
-const devicePageSql = (columns: string, order: string) => `SELECT ${columns} FROM apple_devices WHERE ${APPLE_MATCH} ORDER BY ${order} LIMIT @limit OFFSET @offset`;
 
 export class AppleStore {
   /** The admin device list's pages (migration 0010, src/db/device-list.ts). */
@@ -231,15 +230,7 @@ export class AppleStore {
   constructor(readonly db: WardDb) {
     this.batch = new GroupCommit(db, { windowMs: 2, maxBatch: 256 });
     const p = (sql: string) => db.sqlite.prepare(sql);
-    const keys = 'id, display_name AS name, last_seen_at AS seen';
-    this.list = {
-      pageByName: p(devicePageSql('*', 'display_name COLLATE NOCASE, id')),
-      pageByLastSeen: p(devicePageSql('*', 'last_seen_at DESC, display_name COLLATE NOCASE, id')),
-      keysByName: p(devicePageSql(keys, 'display_name COLLATE NOCASE, id')),
-      keysByLastSeen: p(devicePageSql(keys, 'last_seen_at DESC, display_name COLLATE NOCASE, id')),
-      countMatching: p(`SELECT count(*) FROM apple_devices WHERE ${APPLE_MATCH}`),
-      countAll: p('SELECT count(*) FROM apple_devices'),
-    };
+    this.list = prepareDeviceList(db, 'apple_devices', APPLE_MATCH);
     this.s = {
       insertToken: p(`INSERT INTO apple_enrollment_tokens (id, token_sha256, group_name, one_time, expires_at, created_at, created_by)
                       VALUES (?, ?, ?, ?, ?, ?, ?)`),

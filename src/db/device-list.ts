@@ -2,6 +2,7 @@
 // src/android/store.ts). Each store writes its own SQL over its display_name column (migration
 // 0010); this only picks the statement and counts.
 import type Database from 'better-sqlite3';
+import type { WardDb } from './index';
 
 /** A page of the admin device list: `search` already ASCII-lowercased (src/admin/fleets.ts). */
 export interface DevicePageOptions {
@@ -26,6 +27,27 @@ export interface DeviceListKey {
   id: string;
   name: string;
   lastSeenAt: string | null;
+}
+
+const BY_NAME = 'display_name COLLATE NOCASE, id';
+const BY_LAST_SEEN = `last_seen_at DESC, ${BY_NAME}`;
+const KEYS = 'id, display_name AS name, last_seen_at AS seen';
+
+/**
+ * The list's statements over a platform's device table: `match` is that store's search filter on
+ * @needle (its own columns). Ordered by the display_name index, or last check-in first.
+ */
+export function prepareDeviceList(db: WardDb, table: string, match: string): DeviceListStatements {
+  const page = (columns: string, order: string) =>
+    db.sqlite.prepare(`SELECT ${columns} FROM ${table} WHERE ${match} ORDER BY ${order} LIMIT @limit OFFSET @offset`);
+  return {
+    pageByName: page('*', BY_NAME),
+    pageByLastSeen: page('*', BY_LAST_SEEN),
+    keysByName: page(KEYS, BY_NAME),
+    keysByLastSeen: page(KEYS, BY_LAST_SEEN),
+    countMatching: db.sqlite.prepare(`SELECT count(*) FROM ${table} WHERE ${match}`),
+    countAll: db.sqlite.prepare(`SELECT count(*) FROM ${table}`),
+  };
 }
 
 /** Full rows of one page, in the list's order, and how many devices match. */

@@ -112,5 +112,5 @@ export function isMigrationError(e: unknown): e is MigrationError {
 }
 export { GroupCommit } from './group-commit';
 export type { GroupCommitOptions } from './group-commit';
-export { deviceKeysOf, devicePageOf } from './device-list';
+export { deviceKeysOf, devicePageOf, prepareDeviceList } from './device-list';
 export type { DeviceListKey, DeviceListStatements, DevicePageOptions } from './device-list';

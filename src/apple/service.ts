@@ -736,16 +736,8 @@ export class AppleMdmService implements CheckinService {
   }
 }
 
-export interface AppView {
-  id: string;
-  bundleId: string;
-  version: string;
-  title: string;
-  sha256: string;
-  size: number;
-  manifestUrl: string;
-  addedAt: string;
-}
+/** An in-house app as the console and API show it: the stored row without its file path and uploader, with its manifest URL. */
+export type AppView = Omit<AppRow, 'file' | 'addedBy'> & { manifestUrl: string };
 
 function appView(a: AppRow, https: string): AppView {
   return {

@@ -287,8 +287,13 @@ export class AppleStore {
                         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)`),
       // The status list must be the partial index's own (SQLite uses a partial index only when the
       // query repeats its WHERE terms); whether NotNow'd commands count is a separate term.
+      // Two statements, not one with `(status <> 'not-now' OR ?)`: a host parameter that decides
+      // whether the partial index applies makes SQLite re-prepare the statement whenever its binding
+      // changes (seen in a profile of Idle polls as the SQL parser on every request).
       nextCommand: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now')
-                      AND (status <> 'not-now' OR ?) ORDER BY seq LIMIT 1`),
+                      ORDER BY seq LIMIT 1`),
+      nextCommandSkippingNotNow: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now')
+                      AND status <> 'not-now' ORDER BY seq LIMIT 1`),
       markSent: p(`UPDATE apple_commands SET status = 'sent', sent_at = ? WHERE uuid = ?`),
       commandStatus: p('SELECT status FROM apple_commands WHERE uuid = ?'),
       commandOfEnrollment: p('SELECT * FROM apple_commands WHERE uuid = ? AND enrollment_id = ?'),
@@ -524,7 +529,7 @@ export class AppleStore {
 
   /** Oldest pending command; NotNow'd ones only when the device starts a new session (Idle). */
   nextCommand(enrollmentId: string, includeNotNow: boolean): CommandRow | undefined {
-    const r = this.s.nextCommand.get(enrollmentId, includeNotNow ? 1 : 0) as Raw | undefined;
+    const r = (includeNotNow ? this.s.nextCommand : this.s.nextCommandSkippingNotNow).get(enrollmentId) as Raw | undefined;
     return r && commandOf(r);
   }
 

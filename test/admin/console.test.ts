@@ -258,7 +258,7 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   t.match(src, /^data:image\/png;base64,/, 'the QR code is an image served by Ward itself');
   const qrFile = path.join(apkDir, 'console-qr.png');
   fs.writeFileSync(qrFile, Buffer.from(src.slice(src.indexOf(',') + 1), 'base64'));
-  const decoded = await toolAsync('zbarimg', ['--raw', '-q', qrFile]);
+  const decoded = await toolAsync('zbarimg', ['--raw', '-q', '-Sdisable', '-Sqrcode.enable', qrFile]);
   const shown = JSON.parse((await page.textContent('#android-qr-image ~ pre'))!);
   t.same(JSON.parse(decoded.stdout.trim()), shown, 'zbarimg reads the JSON the page shows');
   t.match(shown['android.app.extra.PROVISIONING_DEVICE_ADMIN_COMPONENT_NAME'], /^org\.example\.wardagent\/(org\.example\.wardagent)?\.AdminReceiver$/, 'the imported DPC and its receiver');

@@ -15,7 +15,7 @@ const qrPng = (payload: Record<string, unknown>) => QRCode.toBuffer(JSON.stringi
 async function zbar(png: Buffer): Promise<string> {
   const file = path.join(tempDir(), 'qr.png');
   fs.writeFileSync(file, png);
-  const r = await toolAsync('zbarimg', ['--raw', '-q', file]);
+  const r = await toolAsync('zbarimg', ['--raw', '-q', '-Sdisable', '-Sqrcode.enable', file]);
   if (r.status !== 0) throw new Error(`zbarimg failed: ${r.stderr}`);
   return r.stdout.trim();
 }

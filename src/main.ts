@@ -166,7 +166,7 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
         const report = verifyBundle(bytes, { previous, trustAnchors: [ca.root.cert] });
         if (!report.ok || !ctx) return report;
         try {
-          const confirmed = await auditTrail.confirmExport(bytes, ctx);
+          const confirmed = await auditTrail.confirmExport(bytes, ctx, report);
           return { ...report, export: { id: confirmed.export.id, verifiedAt: confirmed.export.verifiedAt, newlyVerified: confirmed.newlyVerified } };
         } catch (e) {
           if (e instanceof AuditExportError) return report; // a good bundle, but not one this Ward recorded

@@ -740,16 +740,8 @@ export class AppleMdmService implements CheckinService {
 export type AppView = Omit<AppRow, 'file' | 'addedBy'> & { manifestUrl: string };
 
 function appView(a: AppRow, https: string): AppView {
-  return {
-    id: a.id,
-    bundleId: a.bundleId,
-    version: a.version,
-    title: a.title,
-    sha256: a.sha256,
-    size: a.size,
-    manifestUrl: `${https}/mdm/apps/${a.id}/manifest.plist`,
-    addedAt: a.addedAt,
-  };
+  const { file: _file, addedBy: _addedBy, ...shown } = a;
+  return { ...shown, manifestUrl: `${https}/mdm/apps/${a.id}/manifest.plist` };
 }
 
 /** What Ward shows of a device: never the escrowed secrets or the push token. Inventory fields are

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   // 1. Append rate: AuditLog.record (canonical JSON, leaf hash, insert) with the Merkle tree synced
   // after every transaction, against plain prepared INSERTs of the very rows record() stored, with
   // the same transactions. Rounds alternate on fresh databases (the machine is shared); medians.
-  for (const [label, n, batch, rounds] of [['group_commit_100', 10_000, 100, 5], ['group_commit_10', 5_000, 10, 5], ['commit_each', 500, 1, 3]] as const) {
+  for (const [label, n, batch, rounds] of [['group_commit_100', 20_000, 100, 7], ['group_commit_10', 5_000, 10, 5], ['commit_each', 500, 1, 3]] as const) {
     const treeRates: number[] = [];
     const plainRates: number[] = [];
     for (let r = 0; r < rounds; r++) {

@@ -27,6 +27,36 @@ export function clipText(text: string, max: number): string {
   return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
+/**
+ * Section 3.2.3: members sorted by the UTF-16 code units of their names (JS string order). Event
+ * details have a handful of members: an insertion sort is several times faster than
+ * Array.prototype.sort there.
+ */
+function sortNames(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    for (; j >= 0 && keys[j] > k; j--) keys[j + 1] = keys[j];
+    keys[j + 1] = k;
+  }
+}
+
+// Member names repeat from event to event (details of one action share them): their serialized
+// form is kept, up to a bound, so a name is checked and quoted once.
+const memberNames = new Map<string, string>();
+function memberName(k: string): string {
+  let quoted = memberNames.get(k);
+  if (quoted === undefined) {
+    quoted = canonicalString(k);
+    if (memberNames.size < 2000) memberNames.set(k, quoted);
+  }
+  return quoted;
+}
+
 export function canonicalJson(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
@@ -42,13 +72,68 @@ export function canonicalJson(value: unknown): string {
       // Like JSON.stringify, a value with toJSON (Date) is serialized as what toJSON returns.
       const withToJson = value as { toJSON?: unknown };
       if (typeof withToJson.toJSON === 'function') return canonicalJson((withToJson.toJSON as () => unknown)());
-      if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+      // Loops and concatenation rather than map/filter/join: this runs for every audit event.
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
+        return `${out}]`;
+      }
       const obj = value as Record<string, unknown>;
-      // Section 3.2.3: members sorted by the UTF-16 code units of their names (default JS sort order).
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-      return `{${keys.map((k) => `${canonicalString(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+      const keys = Object.keys(obj);
+      sortNames(keys);
+      let out = '{';
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        out += (out.length > 1 ? ',' : '') + memberName(k) + ':' + canonicalJson(v);
+      }
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonicalJson: cannot serialize ${typeof value}`);
+  }
+}
+
+/**
+ * A copy of `value` (plain objects, arrays, strings, finite numbers, booleans, null) with members in
+ * RFC 8785 order, so that JSON.stringify of it is the canonical form (RFC 8785 section 3.2.2 is
+ * ECMAScript's own serialization); undefined when anything needs canonicalJson (toJSON, non-plain
+ * objects, non-finite numbers, deep nesting). JSON.stringify escapes only control characters and
+ * lone surrogates as \uXXXX: the caller checks for that and takes the generic path then.
+ */
+export function canonicalCopy(value: unknown, depth = 0): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : undefined;
+    case 'object': {
+      if (value === null) return null;
+      if (depth > 8) return undefined;
+      if (Array.isArray(value)) {
+        const out: unknown[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) {
+          const v = canonicalCopy(value[i], depth + 1);
+          if (v === undefined) return undefined;
+          out[i] = v;
+        }
+        return out;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      sortNames(keys);
+      const out: Record<string, unknown> = {};
+      for (const k of keys) {
+        if (obj[k] === undefined) continue;
+        const v = canonicalCopy(obj[k], depth + 1);
+        if (v === undefined) return undefined;
+        out[k] = v;
+      }
+      return out;
+    }
+    default:
+      return undefined;
   }
 }

@@ -9,14 +9,31 @@ export const HASH_SIZE = 32;
 /** SHA-256 of the empty string: the root of the empty tree (RFC 9162 section 2.1.1). */
 export const EMPTY_ROOT: Buffer = crypto.hash('sha256', Buffer.alloc(0), 'buffer');
 
+/**
+ * SHA-256 as a Buffer. The digest comes back as a binary (latin1) string and is copied into a pooled Buffer:
+ * on Node 24, crypto.hash(..., 'buffer') allocates a native ArrayBuffer per call, which costs twice
+ * the hash of a 400-byte event line (bench/audit.ts; 0.7 us against 1.4 us a leaf).
+ */
+function sha256(data: Uint8Array | string): Buffer {
+  return Buffer.from(crypto.hash('sha256', data, 'binary'), 'latin1');
+}
+
+const leafScratch = Buffer.alloc(64 * 1024); // [0] stays 0x00, the leaf prefix
+
 /** RFC 9162 section 2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0)). */
 export function leafHash(leaf: Uint8Array | string): Buffer {
   // One-shot hashing (a string is hashed as its UTF-8 bytes): twice as fast as createHash per leaf.
-  if (typeof leaf === 'string') return crypto.hash('sha256', `\0${leaf}`, 'buffer');
+  if (typeof leaf === 'string') {
+    // Encoded into a scratch buffer: this also flattens an event line built by concatenation, in
+    // place, so the INSERT that follows binds it without a second copy.
+    if (leaf.length * 3 + 1 > leafScratch.length) return sha256(`\0${leaf}`);
+    const n = leafScratch.write(leaf, 1, 'utf8');
+    return sha256(leafScratch.subarray(0, n + 1));
+  }
   const input = Buffer.allocUnsafe(leaf.length + 1);
   input[0] = 0;
   input.set(leaf, 1);
-  return crypto.hash('sha256', input, 'buffer');
+  return sha256(input);
 }
 
 const nodeInput = Buffer.alloc(1 + 2 * HASH_SIZE);
@@ -26,7 +43,7 @@ nodeInput[0] = 1;
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   nodeInput.set(left, 1);
   nodeInput.set(right, 1 + HASH_SIZE);
-  return crypto.hash('sha256', nodeInput, 'buffer');
+  return sha256(nodeInput);
 }
 
 /** Largest power of two strictly less than n (n >= 2): the split point k of RFC 9162 section 2.1.1. */
@@ -64,8 +81,7 @@ export function rootFromLeafHashes(hashes: Uint8Array | readonly Uint8Array[]): 
     const pairs = Math.floor(n / 2);
     for (let i = 0; i < pairs; i++) {
       level.copy(input, 1, 2 * i * HASH_SIZE, (2 * i + 2) * HASH_SIZE);
-      const h = crypto.hash('sha256', input, 'buffer');
-      h.copy(level, i * HASH_SIZE);
+      level.write(crypto.hash('sha256', input, 'binary'), i * HASH_SIZE, 'latin1');
     }
     if (n % 2 === 1) level.copy(level, pairs * HASH_SIZE, (n - 1) * HASH_SIZE, n * HASH_SIZE);
     n = pairs + (n % 2);

@@ -3,7 +3,7 @@
 // pruned events). Triggers abort every UPDATE and DELETE except the two retention allows: setting an
 // export's verified_at once, and removing event rows at or below a checkpoint whose leaf hash was kept.
 import type { WardDb } from '../db';
-import { canonicalJson, canonicalString } from './jcs';
+import { canonicalCopy, canonicalJson } from './jcs';
 import { leafHash } from './merkle';
 
 export { leafHash } from './merkle';
@@ -69,19 +69,23 @@ export interface AppendedEvent {
   leafHash: Buffer;
 }
 
-const str = canonicalString;
-const nullable = (s: string | null) => (s === null ? 'null' : canonicalString(s));
-
 /**
- * canonicalJson(event), written out for the event's fixed shape (members already in RFC 8785
- * order): the append path's hot spot. A test checks it against canonicalJson.
+ * canonicalJson(event): the append path's hot spot. The event's fixed members are laid out in RFC
+ * 8785 order and the details copied sorted, so one native JSON.stringify writes it; anything
+ * unusual (a \u escape, a toJSON, a non-plain object) goes through the generic canonicalJson. A
+ * test checks the two agree.
  */
 export function eventLine(e: AuditEvent): string {
-  const target = e.target ? `{"id":${str(e.target.id)},"type":${str(e.target.type)}}` : 'null';
   if (!Number.isSafeInteger(e.seq)) throw new TypeError('audit: seq must be a safe integer');
-  return `{"action":${str(e.action)},"actor":{"id":${str(e.actor.id)},"type":${str(e.actor.type)}},"details":${canonicalJson(e.details)},` +
-    `"outcome":${str(e.outcome)},"reason":${nullable(e.reason)},"requestId":${nullable(e.requestId)},"seq":${e.seq},` +
-    `"source":${nullable(e.source)},"target":${target},"time":${str(e.time)}}`;
+  const details = canonicalCopy(e.details);
+  if (details !== undefined) {
+    const line = JSON.stringify({
+      action: e.action, actor: { id: e.actor.id, type: e.actor.type }, details, outcome: e.outcome, reason: e.reason,
+      requestId: e.requestId, seq: e.seq, source: e.source, target: e.target ? { id: e.target.id, type: e.target.type } : null, time: e.time,
+    });
+    if (!line.includes('\\u')) return line;
+  }
+  return canonicalJson(e);
 }
 
 let lastMs = -1;
@@ -100,8 +104,9 @@ const ACTION = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 const SECRET_KEY = /(passw|secret|challenge(?!_?id)|token(?!_?id)|private|passphrase|unlock)/i;
 
 function checkDetails(details: Record<string, unknown>, where = 'details'): void {
-  for (const [k, v] of Object.entries(details)) {
-    if (SECRET_KEY.test(k) && typeof v === 'string') {
+  for (const k of Object.keys(details)) {
+    const v = details[k];
+    if (typeof v === 'string' && SECRET_KEY.test(k)) {
       throw new TypeError(`audit: ${where}.${k} looks like a secret; audit events never carry secrets`);
     }
     if (v && typeof v === 'object' && !Array.isArray(v)) checkDetails(v as Record<string, unknown>, `${where}.${k}`);
@@ -118,7 +123,8 @@ export class AuditLog {
   private readonly listeners: ((e: AppendedEvent) => void)[] = [];
   // The last seq this connection wrote, and in which write transaction: within one transaction
   // (BEGIN IMMEDIATE holds the write lock) no other writer can append, so the next event needs no query.
-  private appended = { transaction: -1, seq: 0 };
+  private appendedIn = -1;
+  private appendedSeq = 0;
 
   constructor(private readonly db: WardDb) {
     this.lastSeq = db.sqlite.prepare('SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1').pluck();
@@ -167,30 +173,37 @@ export class AuditLog {
     if (outcome === 'failure' && !input.reason) throw new TypeError(`audit: failure event ${input.action} needs a reason`);
     const details = input.details ?? {};
     checkDetails(details);
-    return this.db.write(() => {
-      const seq = (this.appended.transaction === this.db.transactions ? this.appended.seq : ((this.lastSeq.get() as number | undefined) ?? 0)) + 1;
-      const event: AuditEvent = {
-        seq,
-        time: nowIso(),
-        action: input.action,
-        actor: { type: input.actor.type, id: input.actor.id },
-        target: input.target ? { type: input.target.type, id: input.target.id } : null,
-        outcome,
-        reason: input.reason ?? null,
-        source: input.source ?? null,
-        requestId: input.requestId ?? null,
-        details,
-      };
-      const line = eventLine(event);
-      const hash = leafHash(line);
-      this.insert.run(
-        seq, event.time, event.action, event.actor.type, event.actor.id,
-        event.target?.type ?? null, event.target?.id ?? null, outcome, line, hash,
-      );
-      this.appended = { transaction: this.db.transactions, seq };
-      for (const l of this.listeners) l({ event, line, leafHash: hash });
-      return event;
-    });
+    // Inside the caller's transaction (the usual case) without a closure per event.
+    return this.db.sqlite.inTransaction ? this.append(input, outcome, details) : this.db.write(() => this.append(input, outcome, details));
+  }
+
+  private append(input: AuditEventInput, outcome: 'success' | 'failure', details: Record<string, unknown>): AuditEvent {
+    const seq = (this.appendedIn === this.db.transactions ? this.appendedSeq : ((this.lastSeq.get() as number | undefined) ?? 0)) + 1;
+    const event: AuditEvent = {
+      seq,
+      time: nowIso(),
+      action: input.action,
+      actor: { type: input.actor.type, id: input.actor.id },
+      target: input.target ? { type: input.target.type, id: input.target.id } : null,
+      outcome,
+      reason: input.reason ?? null,
+      source: input.source ?? null,
+      requestId: input.requestId ?? null,
+      details,
+    };
+    const line = eventLine(event);
+    const hash = leafHash(line);
+    this.insert.run(
+      seq, event.time, event.action, event.actor.type, event.actor.id,
+      event.target?.type ?? null, event.target?.id ?? null, outcome, line, hash,
+    );
+    this.appendedIn = this.db.transactions;
+    this.appendedSeq = seq;
+    if (this.listeners.length) {
+      const appended = { event, line, leafHash: hash };
+      for (const l of this.listeners) l(appended);
+    }
+    return event;
   }
 }
 

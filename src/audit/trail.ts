@@ -174,6 +174,12 @@ export class AuditTrail {
       // Only this connection committed since the last sync, outside any transaction now: every event
       // up to `last` passed through onAppend, and for a seq written twice (the first write rolled
       // back) the later write is the one that committed. No need to read the hashes back.
+      // The usual case: the pending appends are exactly the new seqs, in order.
+      const next = this.frontier.size + 1;
+      if (pending.length === last - this.frontier.size && pending.every((p, i) => p.seq === next + i)) {
+        for (const p of pending) this.frontier.append(p.hash);
+        return;
+      }
       const bySeq = new Map<number, Buffer>();
       for (const p of pending) if (p.seq > this.frontier.size && p.seq <= last) bySeq.set(p.seq, p.hash);
       if (bySeq.size === last - this.frontier.size) {

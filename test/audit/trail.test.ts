@@ -222,7 +222,25 @@ t.test('record() writes exactly canonicalJson(event): the fast line writer agree
       }
     }
   }
+  // Details the JSON.stringify path hands to the generic serializer: toJSON, a null-prototype
+  // object, deep nesting, more members than the insertion sort takes.
+  const deep: Record<string, unknown> = { leaf: 'x' };
+  let nest = deep;
+  for (let i = 0; i < 12; i++) nest = { [`n${i}`]: nest, b: [nest] };
+  const odd = [
+    { when: new Date(1_700_000_000_000), list: [new Date(0), 'x'] },
+    Object.assign(Object.create(null) as Record<string, unknown>, { z: 1, a: 'b' }),
+    nest,
+    Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 7919) % 97}`, i])),
+    { arr: [[], {}, [null, true, false, 0.1, 2e-7]], '': 'empty name', é: 'é', Z: 1, a: 2 },
+  ];
+  for (const details of odd) {
+    const e = { seq: 42, time: '2026-01-01T00:00:00.000Z', action: 'a.b', actor: { type: 'system' as const, id: 'w' }, target: null, outcome: 'success' as const, reason: null, source: null, requestId: null, details };
+    if (eventLine(e) !== canonicalJson(e)) differ++;
+    count++;
+  }
   t.equal(differ, 0, `${count} events: identical bytes`);
+  t.throws(() => eventLine({ seq: 1, time: 't', action: 'a.b', actor: { type: 'system', id: 'w' }, target: null, outcome: 'success', reason: null, source: null, requestId: null, details: { n: Number.NaN } }), /non-finite/, 'NaN refused, not written as null');
   const f = open();
   const e = f.audit.record({ action: 'test.thing.done', ...ctx, target: null, details: { k: 'ö' } });
   t.equal(allLines(f)[0], canonicalJson(e), 'the stored line is the canonical JSON of the returned event');

@@ -2,6 +2,7 @@
 // the APK Signing Block that sits right before the ZIP central directory, its signers, their certificates,
 // signatures over the signed data, and the chunked content digest over the rest of the file.
 import crypto from 'node:crypto';
+import { publicKeyFromSpki } from '../pki';
 import { ApkFormatError, type ZipDirectory } from './zip';
 
 const MAGIC = Buffer.from('APK Sig Block 42', 'latin1');
@@ -196,7 +197,7 @@ export function verifySchemeBlock(
     if (certificates.length === 0) fail('bad-signature', `${what} has no certificates`);
     let publicKey: crypto.KeyObject;
     try {
-      publicKey = crypto.createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' });
+      publicKey = publicKeyFromSpki(publicKeyDer);
     } catch {
       fail('bad-signature', `${what}: public key is not a valid SubjectPublicKeyInfo`);
     }

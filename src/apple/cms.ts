@@ -7,6 +7,7 @@
 // verify path runs on every check-in); every signature is made or checked by node:crypto.
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import { publicKeyFromSpki } from '../pki';
 
 const { asn1 } = forge;
 type Asn1 = forge.asn1.Asn1;
@@ -295,7 +296,7 @@ function publicKeyOf(cert: CertFields): KeyObject {
   let key = keyCache.get(cacheKey);
   if (key === undefined) {
     try {
-      key = crypto.createPublicKey({ key: toDer(cert.spki), format: 'der', type: 'spki' });
+      key = publicKeyFromSpki(toDer(cert.spki));
     } catch (e) {
       throw new CmsError('malformed', `signer public key unreadable: ${(e as Error).message}`);
     }

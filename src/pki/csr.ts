@@ -1,6 +1,7 @@
 // PKCS#10 certification requests (RFC 2986), as sent by SCEP clients, the Android agent and openssl.
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import { publicKeyFromSpki } from './key-objects';
 import {
   type Asn1, type GeneralNames, OID, SIGNATURE_DIGEST, bytesOf, fromDer, nameAttr, nameToString, oidOf, pemDecodeAll, toDer,
 } from './der';
@@ -74,7 +75,7 @@ export function parseCertificationRequest(input: Buffer | string): Certification
     const spkiDer = toDer(spki);
     let publicKey: KeyObject;
     try {
-      publicKey = crypto.createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+      publicKey = publicKeyFromSpki(spkiDer);
     } catch {
       throw new CsrError('CSR public key is not a usable RSA or EC key');
     }

@@ -7,6 +7,7 @@ export type {
 export { parseCertificationRequest, CsrError } from './csr';
 export type { CertificationRequest } from './csr';
 export { KeyStoreError } from './keys';
+export { publicKeyFromSpki, withKeyOptions } from './key-objects';
 export type { CertificateProfile, ServiceIdentityName } from './profiles';
 export { PkiStore } from './store';
 export type { CertificateRecord } from './store';

@@ -1,6 +1,7 @@
 // The few X.509 fields SCEP needs (RFC 5280 section 4.1): who signed a pkiMessage, who a CertRep is
 // enveloped for, and the IssuerAndSerialNumber that names a certificate in CMS.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { publicKeyFromSpki } from '../pki';
 import * as d from './der';
 import { attributeShortName } from './oids';
 import { ScepError } from './errors';
@@ -35,7 +36,7 @@ export class ScepCertificate {
   get publicKey(): KeyObject {
     if (!this.key) {
       try {
-        this.key = createPublicKey({ key: this.subjectPublicKeyInfo, format: 'der', type: 'spki' });
+        this.key = publicKeyFromSpki(this.subjectPublicKeyInfo);
       } catch {
         throw new ScepError('badAlg', 'unsupported public key in certificate');
       }

@@ -5,11 +5,13 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
+  createSecretKey,
   privateDecrypt,
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
 import forge from 'node-forge';
+import { withKeyOptions } from '../pki';
 import * as d from './der';
 import { der } from './der';
 import { OID, cipherByOid, cipherByName, digestByOid, type CipherSpec, type ContentCipher, type DigestAlgorithm, type KeyTransport } from './oids';
@@ -129,13 +131,14 @@ function readOaepParameters(parameters: d.Asn1 | undefined): { hash: DigestAlgor
 function unwrapContentKey(recipient: KeyTransRecipient, authority: RegistrationAuthority, cipher: CipherSpec): Buffer {
   let key: Buffer | undefined;
   try {
-    key =
+    key = withKeyOptions(() =>
       recipient.oaepHash === undefined
         ? privateDecrypt({ key: authority.key, padding: constants.RSA_PKCS1_PADDING }, recipient.encryptedKey)
         : privateDecrypt(
             { key: authority.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: recipient.oaepHash, oaepLabel: recipient.oaepLabel },
             recipient.encryptedKey,
-          );
+          ),
+    );
   } catch {
     key = undefined;
   }
@@ -146,7 +149,7 @@ function unwrapContentKey(recipient: KeyTransRecipient, authority: RegistrationA
 function decryptContent(cipher: CipherSpec, key: Buffer, iv: Buffer, ciphertext: Buffer): Buffer {
   try {
     if (cipher.name === 'des-cbc') return desCbc(false, key, iv, ciphertext);
-    const decipher = createDecipheriv(cipher.name, key, iv);
+    const decipher = createDecipheriv(cipher.name, createSecretKey(key), iv);
     return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
   } catch {
     throw new ScepError('badMessageCheck', 'pkcsPKIEnvelope does not decrypt');
@@ -178,13 +181,13 @@ export function sealEnvelope(content: Buffer, recipients: readonly ScepCertifica
   if (cipher.name === 'des-cbc') {
     encrypted = desCbc(true, key, iv, content);
   } else {
-    const c = createCipheriv(cipher.name, key, iv);
+    const c = createCipheriv(cipher.name, createSecretKey(key), iv);
     encrypted = Buffer.concat([c.update(content), c.final()]);
   }
   const recipientInfos = recipients.map((recipient) => {
     const publicKey = recipient.publicKey;
     if (publicKey.asymmetricKeyType !== 'rsa') throw new ScepError('badAlg', 'the recipient key is not RSA, so nothing can be enveloped for it');
-    const encryptedKey = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, key);
+    const encryptedKey = withKeyOptions(() => publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, key));
     return der.sequence(
       der.smallInteger(0),
       recipient.issuerAndSerialNumber,

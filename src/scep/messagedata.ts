@@ -1,7 +1,8 @@
 // The messageData inside a request's pkcsPKIEnvelope (RFC 8894 section 3.3): a PKCS#10 request for
 // PKCSReq and RenewalReq, IssuerAndSubject for CertPoll (GetCertInitial), IssuerAndSerialNumber for
 // GetCert and GetCRL.
-import { verify, type KeyObject, createPublicKey } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
+import { publicKeyFromSpki } from '../pki';
 import * as d from './der';
 import { OID, rsaSignatureDigest, ecdsaSignatureDigest, type DigestAlgorithm } from './oids';
 import { ScepError } from './errors';
@@ -69,7 +70,7 @@ export function parseCertificationRequest(der: Buffer, knownKey?: { subjectPubli
   try {
     publicKey = knownKey?.subjectPublicKeyInfo.equals(subjectPublicKeyInfo)
       ? knownKey.publicKey
-      : createPublicKey({ key: subjectPublicKeyInfo, format: 'der', type: 'spki' });
+      : publicKeyFromSpki(subjectPublicKeyInfo);
   } catch {
     throw new ScepError('badAlg', `${what} public key is not a supported key type`);
   }

@@ -1,7 +1,7 @@
 // pkiMessage (RFC 8894 section 3.2): a CMS SignedData whose signed attributes carry the SCEP
 // transaction and whose content is the pkcsPKIEnvelope. Parsed with node-forge's asn1, verified
 // with node:crypto.
-import { createHash, timingSafeEqual, verify, constants } from 'node:crypto';
+import { createHash, timingSafeEqual, verify } from 'node:crypto';
 import forge from 'node-forge';
 import * as d from './der';
 import { OID, digestByOid, rsaSignatureDigest, type DigestAlgorithm } from './oids';
@@ -153,7 +153,8 @@ export function parsePkiMessage(der: Buffer, options: ParseOptions = {}): PkiMes
     if (key.asymmetricKeyType !== 'rsa') throw new ScepError('badAlg', 'the signer key is not RSA');
     let valid = false;
     try {
-      valid = verify(digestAlgorithm, signedBytes, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+      // An RSA KeyObject verifies RSASSA-PKCS1-v1_5 by default (no options object: see pki/key-objects).
+      valid = verify(digestAlgorithm, signedBytes, key, signature);
     } catch {
       valid = false;
     }

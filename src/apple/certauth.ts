@@ -29,30 +29,43 @@ export class MdmAuthError extends Error {
 
 /** What pki tells about a presented certificate (CertificateAuthority satisfies this). */
 export interface IssuedCertificateChecker {
-  verifyIssued(der: Buffer): { status: CertificateStatus; record?: { serial: string; revokedAt: string | null } | undefined };
+  verifyIssued(der: Buffer): { status: CertificateStatus; record?: { serial: string; revokedAt: string | null } | undefined; cert?: crypto.X509Certificate };
   revokedAt(serial: string): string | null | undefined;
+  /** Grows with every revocation (each one issues a CRL in its transaction): the newest CRL number. */
+  revocationEpoch(): number;
 }
 
 interface Verdict {
   serial: string;
   notBefore: number;
   notAfter: number;
+  /** The revocation epoch at which this certificate was last seen unrevoked. */
+  epoch: number;
 }
 
-// Revocation is re-read from the CA's table at most this often per certificate. Revocations made in
-// this process (admin API, tests) take effect at once through forget(); one made by wardctl in
-// another process within this delay.
+// The revocation epoch (newest CRL number) is re-read at most this often. Revocations made in this
+// process (admin API, tests) take effect at once through forget(); one made by wardctl in another
+// process within this delay.
 const REVOCATION_RECHECK_MS = 1000;
 
 /**
  * ca.verifyIssued with a cache: the signature and validity of a device certificate are checked
- * once; revocation is re-read at most every REVOCATION_RECHECK_MS, and at once after forget().
+ * once; its revocation is re-read only when the revocation epoch has moved since (one small query a
+ * second for all devices, not one per check-in), and at once after forget().
  */
 export class IdentityChecker {
-  private readonly verdicts = new Map<string, Verdict & { checkedAt: number }>();
+  private readonly verdicts = new Map<string, Verdict>();
   private readonly bySerial = new Map<string, string>();
+  private epoch = { value: -1, readAt: -Infinity };
 
   constructor(private readonly ca: IssuedCertificateChecker) {}
+
+  private revocationEpoch(now: number): number {
+    if (now - this.epoch.readAt >= REVOCATION_RECHECK_MS || now < this.epoch.readAt) {
+      this.epoch = { value: this.ca.revocationEpoch(), readAt: now };
+    }
+    return this.epoch.value;
+  }
 
   /** Drops what is cached about a certificate (called when pki records its revocation). */
   forget(serial: string): void {
@@ -62,13 +75,14 @@ export class IdentityChecker {
   }
 
   check(der: Buffer, now = Date.now()): { status: CertificateStatus; serial?: string } {
-    const key = crypto.createHash('sha256').update(der).digest('base64');
+    const key = crypto.hash('sha256', der, 'base64');
+    const epoch = this.revocationEpoch(now);
     let v = this.verdicts.get(key);
     if (!v) {
       const r = this.ca.verifyIssued(der);
       if (r.status !== 'valid' || !r.record) return { status: r.status, serial: r.record?.serial };
-      const cert = new crypto.X509Certificate(der);
-      v = { serial: r.record.serial, notBefore: cert.validFromDate.getTime(), notAfter: cert.validToDate.getTime(), checkedAt: now };
+      const cert = r.cert ?? new crypto.X509Certificate(der);
+      v = { serial: r.record.serial, notBefore: cert.validFromDate.getTime(), notAfter: cert.validToDate.getTime(), epoch };
       if (this.verdicts.size >= 50_000) {
         this.verdicts.clear();
         this.bySerial.clear();
@@ -79,12 +93,12 @@ export class IdentityChecker {
     }
     if (now < v.notBefore) return { status: 'not-yet-valid', serial: v.serial };
     if (now > v.notAfter) return { status: 'expired', serial: v.serial };
-    if (now - v.checkedAt >= REVOCATION_RECHECK_MS) {
+    if (v.epoch !== epoch) {
       if (this.ca.revokedAt(v.serial)) {
         this.forget(v.serial);
         return { status: 'revoked', serial: v.serial };
       }
-      v.checkedAt = now;
+      v.epoch = epoch;
     }
     return { status: 'valid', serial: v.serial };
   }

@@ -238,7 +238,7 @@ export class AppleStore {
       tokenById: p('SELECT * FROM apple_enrollment_tokens WHERE id = ?'),
       useToken: p('UPDATE apple_enrollment_tokens SET uses = uses + 1 WHERE id = ? AND revoked_at IS NULL AND (one_time = 0 OR uses = 0)'),
       revokeToken: p('UPDATE apple_enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-      listTokens: p('SELECT * FROM apple_enrollment_tokens ORDER BY created_at DESC LIMIT ?'),
+      listTokens: p('SELECT * FROM apple_enrollment_tokens ORDER BY created_at DESC LIMIT CAST(? AS INTEGER)'),
       insertProfile: p('INSERT INTO apple_profiles (id, token_id, group_name, created_at, source) VALUES (?, ?, ?, ?, ?)'),
       profile: p('SELECT * FROM apple_profiles WHERE id = ?'),
       device: p('SELECT * FROM apple_devices WHERE id = ?'),
@@ -271,17 +271,18 @@ export class AppleStore {
                         facts = json_patch(facts, @facts) WHERE id = @id`),
       markDevicePushDead: p('UPDATE apple_devices SET push_dead_at = ? WHERE id = ? AND push_token = ?'),
       touch: p('UPDATE apple_devices SET last_seen_at = ? WHERE id = ?'),
-      listDevices: p(`SELECT * FROM apple_devices WHERE (@group IS NULL OR group_name = @group) AND (@status IS NULL OR status = @status)
-                      ORDER BY authenticated_at DESC LIMIT @limit OFFSET @offset`),
+      listDevices: p(`SELECT * FROM apple_devices WHERE (@group IS NULL OR group_name = CAST(@group AS TEXT))
+                        AND (@status IS NULL OR status = CAST(@status AS TEXT))
+                      ORDER BY authenticated_at DESC LIMIT CAST(@limit AS INTEGER) OFFSET CAST(@offset AS INTEGER)`),
       countDevices: p('SELECT count(*) FROM apple_devices'),
-      devicesAfter: p('SELECT * FROM apple_devices WHERE id > ? ORDER BY id LIMIT ?'),
-      deviceByWifiMac: p("SELECT * FROM apple_devices WHERE lower(json_extract(facts, '$.wifiMac')) = ? ORDER BY id LIMIT 1"),
+      devicesAfter: p('SELECT * FROM apple_devices WHERE id > CAST(? AS TEXT) ORDER BY id LIMIT CAST(? AS INTEGER)'),
+      deviceByWifiMac: p("SELECT * FROM apple_devices WHERE lower(json_extract(facts, '$.wifiMac')) = CAST(? AS TEXT) ORDER BY id LIMIT 1"),
       upsertUser: p(`INSERT INTO apple_user_channels (id, device_id, user_id, user_short_name, user_long_name, push_token, push_magic, updated_at)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (id) DO UPDATE SET user_short_name = excluded.user_short_name, user_long_name = excluded.user_long_name,
                        push_token = excluded.push_token, push_magic = excluded.push_magic, push_dead_at = NULL, updated_at = excluded.updated_at`),
       userChannel: p('SELECT * FROM apple_user_channels WHERE id = ?'),
-      userChannelsOf: p('SELECT * FROM apple_user_channels WHERE device_id = ? ORDER BY id'),
+      userChannelsOf: p('SELECT * FROM apple_user_channels WHERE device_id = CAST(? AS TEXT) ORDER BY id'),
       markUserPushDead: p('UPDATE apple_user_channels SET push_dead_at = ? WHERE id = ? AND push_token = ?'),
       insertCommand: p(`INSERT INTO apple_commands (uuid, enrollment_id, device_id, request_type, body, status, queued_at, queued_by)
                         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)`),
@@ -290,9 +291,13 @@ export class AppleStore {
       // Two statements, not one with `(status <> 'not-now' OR ?)`: a host parameter that decides
       // whether the partial index applies makes SQLite re-prepare the statement whenever its binding
       // changes (seen in a profile of Idle polls as the SQL parser on every request).
-      nextCommand: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now')
+      // CAST(? AS TEXT), not a bare ?: with a bare parameter SQLite (3.54) marks this plan (ORDER BY
+      // ... LIMIT over the partial index) as depending on the bound value and re-prepares the
+      // statement on every call, 17 us of a 21 us lookup on every Idle poll (found with a breakpoint
+      // on sqlite3Reprepare in the daemon under bench/apple.ts; test/db/reprepare checks it).
+      nextCommand: p(`SELECT * FROM apple_commands WHERE enrollment_id = CAST(? AS TEXT) AND status IN ('queued', 'sent', 'not-now')
                       ORDER BY seq LIMIT 1`),
-      nextCommandSkippingNotNow: p(`SELECT * FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now')
+      nextCommandSkippingNotNow: p(`SELECT * FROM apple_commands WHERE enrollment_id = CAST(? AS TEXT) AND status IN ('queued', 'sent', 'not-now')
                       AND status <> 'not-now' ORDER BY seq LIMIT 1`),
       markSent: p(`UPDATE apple_commands SET status = 'sent', sent_at = ? WHERE uuid = ?`),
       commandStatus: p('SELECT status FROM apple_commands WHERE uuid = ?'),
@@ -300,7 +305,7 @@ export class AppleStore {
       command: p('SELECT * FROM apple_commands WHERE uuid = ?'),
       answer: p('UPDATE apple_commands SET status = ?, answered_at = ?, error_chain = ? WHERE uuid = ?'),
       notNow: p(`UPDATE apple_commands SET status = ?, not_now_count = not_now_count + 1, answered_at = ? WHERE uuid = ?`),
-      commandsOfDevice: p('SELECT * FROM apple_commands WHERE device_id = ? ORDER BY seq DESC LIMIT ?'),
+      commandsOfDevice: p('SELECT * FROM apple_commands WHERE device_id = CAST(? AS TEXT) ORDER BY seq DESC LIMIT CAST(? AS INTEGER)'),
       pendingCount: p(`SELECT count(*) FROM apple_commands WHERE enrollment_id = ? AND status IN ('queued', 'sent', 'not-now')`),
       insertPushCert: p(`INSERT INTO apple_push_certificates (topic, serial, sha256, not_after, certificate_pem, sealed_key, imported_at)
                          VALUES (?, ?, ?, ?, ?, ?, ?)`),

@@ -153,7 +153,7 @@ export class AuditLog {
     } else if (filter.target) {
       where.push('target_type = ? AND target_id = ?'), args.push(filter.target.type, filter.target.id);
     }
-    const sql = `SELECT line FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
+    const sql = `SELECT line FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT CAST(? AS INTEGER)`;
     const lines = this.db.sqlite.prepare(sql).pluck().all(...args, Math.min(Math.max(filter.limit, 1), 1000)) as string[];
     return lines.map((line) => {
       const e = JSON.parse(line) as AuditEvent;
@@ -262,8 +262,9 @@ const EXPORT_COLUMNS = `e.id, e.tree_head_id AS treeHeadId, h.tree_size AS treeS
   e.range_start AS start, e.range_end AS "end", e.sha256, e.bytes, e.exported_at AS exportedAt, e.verified_at AS verifiedAt`;
 // Leaves of the tree: pruned ones (leaf hash only) then stored events; a seq is in one table or the
 // other in any snapshot (a prune moves it within one transaction). Both sides are seq-ordered scans.
-const LEAVES = (columns: string, prunedColumns: string) => `SELECT ${prunedColumns} FROM audit_pruned_leaves WHERE seq > @start AND seq <= @end
-  UNION ALL SELECT ${columns} FROM audit_events WHERE seq > @start AND seq <= @end ORDER BY 1`;
+const LEAVES = (columns: string, prunedColumns: string) => `SELECT ${prunedColumns} FROM audit_pruned_leaves
+  WHERE seq > CAST(@start AS INTEGER) AND seq <= CAST(@end AS INTEGER)
+  UNION ALL SELECT ${columns} FROM audit_events WHERE seq > CAST(@start AS INTEGER) AND seq <= CAST(@end AS INTEGER) ORDER BY 1`;
 
 /**
  * Reads of audit_events, reads/appends of audit_tree_heads, and retention (exports, checkpoints,
@@ -282,19 +283,19 @@ export class AuditStore {
       seqRange: p(LEAVES('seq', 'seq')).pluck(),
       leafHashRange: p(LEAVES('seq, leaf_hash', 'seq, leaf_hash')).raw(),
       // CAST: the line's UTF-8 bytes straight from SQLite, no string round trip.
-      leaves: p(`${LEAVES('seq, CAST(line AS BLOB), leaf_hash', 'seq, NULL, leaf_hash')} LIMIT @limit`).raw(),
+      leaves: p(`${LEAVES('seq, CAST(line AS BLOB), leaf_hash', 'seq, NULL, leaf_hash')} LIMIT CAST(@limit AS INTEGER)`).raw(),
       firstAtOrAfter: p('SELECT MIN(seq) FROM audit_events WHERE time >= ?').pluck(),
       lastAtOrBefore: p('SELECT MAX(seq) FROM audit_events WHERE time <= ?').pluck(),
       latestHead: p(`SELECT ${HEAD_COLUMNS} FROM audit_tree_heads ORDER BY id DESC LIMIT 1`),
       insertHead: p(`INSERT INTO audit_tree_heads (tree_size, root_hash, time, reason, head, signature, signer_sha256, frontier)
         VALUES (@treeSize, @rootHash, @time, @reason, @head, @signature, @signerSha256, @frontier)`),
       exportHeads: p(`SELECT DISTINCT tree_size AS treeSize, root_hash AS rootHash FROM audit_tree_heads
-        WHERE reason = 'export' AND tree_size < ? ORDER BY tree_size`),
+        WHERE reason = 'export' AND tree_size < CAST(? AS INTEGER) ORDER BY tree_size`),
       headCount: p('SELECT COUNT(*) FROM audit_tree_heads').pluck(),
       insertExport: p(`INSERT INTO audit_exports (tree_head_id, range_start, range_end, sha256, bytes, exported_at)
         VALUES (@treeHeadId, @start, @end, @sha256, @bytes, @exportedAt)`),
       exportsBySha256: p(`SELECT ${EXPORT_COLUMNS} FROM audit_exports e JOIN audit_tree_heads h ON h.id = e.tree_head_id
-        WHERE e.sha256 = ? ORDER BY e.id DESC`),
+        WHERE e.sha256 = CAST(? AS TEXT) ORDER BY e.id DESC`),
       verifiedExports: p(`SELECT ${EXPORT_COLUMNS} FROM audit_exports e JOIN audit_tree_heads h ON h.id = e.tree_head_id
         WHERE e.verified_at IS NOT NULL ORDER BY e.id`),
       exportCounts: p('SELECT COUNT(*) AS exported, COUNT(verified_at) AS verified, MAX(verified_at) AS lastVerifiedAt FROM audit_exports'),

@@ -39,7 +39,7 @@ const KEYS = 'id, display_name AS name, last_seen_at AS seen';
  */
 export function prepareDeviceList(db: WardDb, table: string, match: string): DeviceListStatements {
   const page = (columns: string, order: string) =>
-    db.sqlite.prepare(`SELECT ${columns} FROM ${table} WHERE ${match} ORDER BY ${order} LIMIT @limit OFFSET @offset`);
+    db.sqlite.prepare(`SELECT ${columns} FROM ${table} WHERE ${match} ORDER BY ${order} LIMIT CAST(@limit AS INTEGER) OFFSET CAST(@offset AS INTEGER)`);
   return {
     pageByName: page('*', BY_NAME),
     pageByLastSeen: page('*', BY_LAST_SEEN),

@@ -24,6 +24,8 @@ export interface CaIdentity {
   /** Subject Name as DER-ready ASN.1 (the issuer name of what this CA signs). */
   subject: Asn1;
   keyId: Buffer;
+  /** The certificate's public key, made once (X509Certificate.publicKey makes a new KeyObject per read). */
+  publicKey: KeyObject;
 }
 
 export interface ServiceIdentity {
@@ -283,6 +285,11 @@ export class CertificateAuthority {
     return this.store.certificate(normalizeSerial(serial));
   }
 
+  /** Moves with every revocation (the newest CRL number; revoke() issues one in its transaction). */
+  revocationEpoch(): number {
+    return this.store.revocationEpoch();
+  }
+
   /** When the certificate was revoked: null if it is not, undefined if Ward never issued it. */
   revokedAt(serial: string): string | null | undefined {
     return this.store.revokedAt(normalizeSerial(serial));
@@ -308,7 +315,7 @@ export class CertificateAuthority {
     } catch {
       return { status: 'unknown' };
     }
-    if (!cert.checkIssued(this.issuing.cert) || !cert.verify(this.issuing.cert.publicKey)) return { status: 'unknown', cert };
+    if (!cert.checkIssued(this.issuing.cert) || !cert.verify(this.issuing.publicKey)) return { status: 'unknown', cert };
     const record = this.store.certificate(serialOf(cert));
     if (!record || !record.der.equals(der)) return { status: 'unknown', cert };
     if (record.revokedAt) return { status: 'revoked', record, cert };
@@ -422,7 +429,7 @@ export class CertificateAuthority {
 
   private identityStale(which: ServiceIdentityName, id: ServiceIdentity): boolean {
     if (id.cert.validToDate.getTime() - Date.now() < 30 * DAY_MS) return true;
-    if (!id.cert.checkIssued(this.issuing.cert) || !id.cert.verify(this.issuing.cert.publicKey)) return true;
+    if (!id.cert.checkIssued(this.issuing.cert) || !id.cert.verify(this.issuing.publicKey)) return true;
     if (!id.cert.checkPrivateKey(id.key)) return true;
     const rec = this.store.certificate(id.serial);
     if (rec?.revokedAt) return true;
@@ -452,7 +459,7 @@ function caIdentity(der: Buffer): CaIdentity {
   const tbs = (fromDer(der).value as Asn1[])[0];
   const subject = (tbs.value as Asn1[])[5];
   const spki = toDer((tbs.value as Asn1[])[6]);
-  return { cert, der, pem: pemEncode(der), subject, keyId: keyIdentifier(spki) };
+  return { cert, der, pem: pemEncode(der), subject, keyId: keyIdentifier(spki), publicKey: cert.publicKey };
 }
 
 export function serialOf(cert: X509Certificate): string {

@@ -34,6 +34,7 @@ export class PkiStore {
   private readonly latestCrlOf;
   private readonly insertCert;
   private readonly revokedAtStmt;
+  private readonly revocationEpochStmt;
 
   constructor(private readonly db: WardDb) {
     // Issuance is on the SCEP hot path: one statement prepared once (drizzle re-prepares inserts).
@@ -42,14 +43,16 @@ export class PkiStore {
        VALUES (@serial, @issuer, @profile, @subject, @notBefore, @notAfter, @sha256, @der, @issuedAt, @requestedBy, @revokedAt, @revocationReason)`,
     );
     this.revokedAtStmt = db.sqlite.prepare('SELECT revoked_at FROM certificates WHERE serial = ?').pluck();
-    this.bySerial = db.orm.select().from(certificates).where(eq(certificates.serial, sql.placeholder('serial'))).prepare();
-    this.latestCrlOf = db.orm
-      .select()
-      .from(crls)
-      .where(eq(crls.issuer, sql.placeholder('issuer')))
-      .orderBy(desc(crls.number))
-      .limit(1)
-      .prepare();
+    // By serial on every device's first contact (Apple Authenticate): plain SQL, the row mapping
+    // written out (drizzle's prepared select maps each row through its own layer).
+    this.bySerial = db.sqlite.prepare(`SELECT serial, issuer, profile, subject, not_before AS notBefore, not_after AS notAfter,
+      sha256, der, issued_at AS issuedAt, requested_by AS requestedBy, revoked_at AS revokedAt, revocation_reason AS revocationReason
+      FROM certificates WHERE serial = ?`);
+    this.revocationEpochStmt = db.sqlite.prepare('SELECT coalesce(max(number), 0) FROM crls').pluck();
+    // Plain SQL with LIMIT 1 written in: drizzle binds its limit as a parameter, and SQLite
+    // re-prepares an ORDER BY ... LIMIT ? statement whenever that binding is set (test/db/reprepare).
+    this.latestCrlOf = db.sqlite.prepare(`SELECT number, issuer, this_update AS thisUpdate, next_update AS nextUpdate, der
+      FROM crls WHERE issuer = CAST(? AS TEXT) ORDER BY number DESC LIMIT 1`);
   }
 
   insertCertificate(rec: CertificateRecord): void {
@@ -57,7 +60,7 @@ export class PkiStore {
   }
 
   certificate(serial: string): CertificateRecord | undefined {
-    return this.bySerial.get({ serial });
+    return this.bySerial.get(serial) as CertificateRecord | undefined;
   }
 
   /** Revocation time of a certificate (null: not revoked; undefined: unknown serial). Device
@@ -101,7 +104,12 @@ export class PkiStore {
   }
 
   latestCrl(issuer: string): CrlRecord | undefined {
-    return this.latestCrlOf.get({ issuer });
+    return this.latestCrlOf.get(issuer) as CrlRecord | undefined;
+  }
+
+  /** The newest CRL number: every revocation issues a CRL in its own transaction, so it moves with each. */
+  revocationEpoch(): number {
+    return this.revocationEpochStmt.get() as number;
   }
 
   nextCrlNumber(): number {

@@ -127,7 +127,7 @@ export class PolicyStore {
         VALUES (@name, @description, @currentVersion, @template, @createdAt, @createdBy, @updatedAt)`),
       updatePolicy: p('UPDATE policies SET description = @description, current_version = @currentVersion, updated_at = @updatedAt WHERE name = @name'),
       version: p('SELECT * FROM policy_versions WHERE policy_name = ? AND version = ?'),
-      versions: p('SELECT * FROM policy_versions WHERE policy_name = ? ORDER BY version'),
+      versions: p('SELECT * FROM policy_versions WHERE policy_name = CAST(? AS TEXT) ORDER BY version'),
       insertVersion: p(`INSERT INTO policy_versions (policy_name, version, settings, created_at, created_by)
         VALUES (@name, @version, @settings, @createdAt, @createdBy)`),
       group: p('SELECT * FROM policy_groups WHERE name = ?'),
@@ -137,7 +137,7 @@ export class PolicyStore {
       deleteGroup: p('DELETE FROM policy_groups WHERE name = ?'),
       assignment: p('SELECT * FROM policy_assignments WHERE scope = ? AND target = ?'),
       assignments: p('SELECT * FROM policy_assignments ORDER BY scope, target'),
-      assignmentsOf: p('SELECT * FROM policy_assignments WHERE policy_name = ? ORDER BY scope, target'),
+      assignmentsOf: p('SELECT * FROM policy_assignments WHERE policy_name = CAST(? AS TEXT) ORDER BY scope, target'),
       upsertAssignment: p(`INSERT INTO policy_assignments (scope, target, policy_name, assigned_at, assigned_by) VALUES (@scope, @target, @policyName, @assignedAt, @assignedBy)
         ON CONFLICT (scope, target) DO UPDATE SET policy_name = excluded.policy_name, assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by`),
       deleteAssignment: p('DELETE FROM policy_assignments WHERE scope = ? AND target = ?'),
@@ -145,20 +145,20 @@ export class PolicyStore {
       bump: p('UPDATE policy_generation SET generation = generation + 1 WHERE id = 1'),
       device: p('SELECT * FROM policy_devices WHERE device_id = ?'),
       devices: p('SELECT * FROM policy_devices ORDER BY device_id'),
-      deviceIdsAfter: p('SELECT device_id FROM policy_devices WHERE device_id > ? ORDER BY device_id LIMIT ?').pluck(),
-      publishStatesAfter: p('SELECT device_id, platform, group_name, published_policy FROM policy_devices WHERE device_id > ? ORDER BY device_id LIMIT ?'),
+      deviceIdsAfter: p('SELECT device_id FROM policy_devices WHERE device_id > CAST(? AS TEXT) ORDER BY device_id LIMIT CAST(? AS INTEGER)').pluck(),
+      publishStatesAfter: p('SELECT device_id, platform, group_name, published_policy FROM policy_devices WHERE device_id > CAST(? AS TEXT) ORDER BY device_id LIMIT CAST(? AS INTEGER)'),
       insertDevice: p(`INSERT INTO policy_devices (device_id, platform, group_name, facts, facts_version, reported_at, status, status_since, evaluation, published_policy)
         VALUES (@deviceId, @platform, @groupName, @facts, @factsVersion, @reportedAt, @status, @statusSince, @evaluation, @publishedPolicy)`),
       updateFacts: p('UPDATE policy_devices SET platform = @platform, group_name = @groupName, facts = @facts, facts_version = @factsVersion, reported_at = @reportedAt WHERE device_id = @deviceId'),
       updateVerdict: p('UPDATE policy_devices SET status = @status, status_since = @statusSince, evaluation = @evaluation WHERE device_id = @deviceId'),
       markPublished: p('UPDATE policy_devices SET published_policy = ? WHERE device_id = ?'),
       keyDevice: p('SELECT device_id FROM policy_device_keys WHERE kind = ? AND value = ?').pluck(),
-      keysOf: p('SELECT kind, value FROM policy_device_keys WHERE device_id = ? ORDER BY kind, value'),
+      keysOf: p('SELECT kind, value FROM policy_device_keys WHERE device_id = CAST(? AS TEXT) ORDER BY kind, value'),
       upsertKey: p(`INSERT INTO policy_device_keys (kind, value, device_id) VALUES (?, ?, ?)
         ON CONFLICT (kind, value) DO UPDATE SET device_id = excluded.device_id`),
       statusCounts: p('SELECT status, count(*) AS n FROM policy_devices GROUP BY status'),
       evaluations: p("SELECT evaluation FROM policy_devices WHERE status IN ('noncompliant', 'grace') AND evaluation IS NOT NULL").pluck(),
-      breachActions: p('SELECT device_id AS deviceId, action, taken_at AS takenAt, command_id AS commandId, note FROM policy_breach_actions WHERE device_id = ? ORDER BY action'),
+      breachActions: p('SELECT device_id AS deviceId, action, taken_at AS takenAt, command_id AS commandId, note FROM policy_breach_actions WHERE device_id = CAST(? AS TEXT) ORDER BY action'),
       insertBreachAction: p('INSERT INTO policy_breach_actions (device_id, action, taken_at, command_id, note) VALUES (@deviceId, @action, @takenAt, @commandId, @note)'),
       deleteBreachAction: p('DELETE FROM policy_breach_actions WHERE device_id = ? AND action = ?'),
       unlocked: p(`SELECT d.device_id, d.platform, d.evaluation FROM policy_devices d

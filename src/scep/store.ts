@@ -76,7 +76,7 @@ export class ScepStore {
       `SELECT ${requestColumns} FROM scep_requests WHERE transaction_id = ? AND message_type = ? AND signer_cert_sha256 = ?`,
     );
     this.requestForPollStmt = s.prepare(
-      `SELECT ${requestColumns} FROM scep_requests WHERE transaction_id = ? AND signer_cert_sha256 = ? ORDER BY created_at DESC LIMIT 1`,
+      `SELECT ${requestColumns} FROM scep_requests WHERE transaction_id = CAST(? AS TEXT) AND signer_cert_sha256 = CAST(? AS TEXT) ORDER BY created_at DESC LIMIT 1`,
     );
     this.requestByIdStmt = s.prepare(`SELECT ${requestColumns} FROM scep_requests WHERE id = ?`);
     this.pendingStmt = s.prepare(`SELECT ${requestColumns} FROM scep_requests WHERE status = 'pending' ORDER BY created_at`);

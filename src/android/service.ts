@@ -526,8 +526,8 @@ export class AndroidService {
       return { status: 'valid', record };
     }
     const v = this.ca.verifyIssued(der);
-    if (connection && v.record && v.cert && (v.status === 'valid' || v.status === 'revoked')) {
-      this.verifiedPeers.set(connection, { der, serial: v.record.serial, notBefore: v.cert.validFromDate.getTime(), notAfter: v.cert.validToDate.getTime() });
+    if (connection && v.record && v.notBefore && v.notAfter && (v.status === 'valid' || v.status === 'revoked')) {
+      this.verifiedPeers.set(connection, { der, serial: v.record.serial, notBefore: v.notBefore.getTime(), notAfter: v.notAfter.getTime() });
     }
     return v;
   }

@@ -29,7 +29,7 @@ export class MdmAuthError extends Error {
 
 /** What pki tells about a presented certificate (CertificateAuthority satisfies this). */
 export interface IssuedCertificateChecker {
-  verifyIssued(der: Buffer): { status: CertificateStatus; record?: { serial: string; revokedAt: string | null } | undefined; cert?: crypto.X509Certificate };
+  verifyIssued(der: Buffer): { status: CertificateStatus; record?: { serial: string; revokedAt: string | null } | undefined; notBefore?: Date; notAfter?: Date };
   revokedAt(serial: string): string | null | undefined;
   /** Grows with every revocation (each one issues a CRL in its transaction): the newest CRL number. */
   revocationEpoch(): number;
@@ -80,9 +80,8 @@ export class IdentityChecker {
     let v = this.verdicts.get(key);
     if (!v) {
       const r = this.ca.verifyIssued(der);
-      if (r.status !== 'valid' || !r.record) return { status: r.status, serial: r.record?.serial };
-      const cert = r.cert ?? new crypto.X509Certificate(der);
-      v = { serial: r.record.serial, notBefore: cert.validFromDate.getTime(), notAfter: cert.validToDate.getTime(), epoch };
+      if (r.status !== 'valid' || !r.record || !r.notBefore || !r.notAfter) return { status: r.status, serial: r.record?.serial };
+      v = { serial: r.record.serial, notBefore: r.notBefore.getTime(), notAfter: r.notAfter.getTime(), epoch };
       if (this.verdicts.size >= 50_000) {
         this.verdicts.clear();
         this.bySerial.clear();

@@ -13,6 +13,7 @@ import {
 } from './der';
 import forge from 'node-forge';
 import { type CertificationRequest, parseCertificationRequest } from './csr';
+import { certificateFields } from './der-reader';
 import { KeyStore, KeyStoreError, generateKey, readPassphrase, writePrivateFile, type KeyAlgorithm } from './keys';
 import { type CertificateProfile, PROFILES, SERVICE_IDENTITIES, type ServiceIdentityName, keyUsageFor } from './profiles';
 import { type CertificateRecord, PkiStore } from './store';
@@ -308,20 +309,36 @@ export class CertificateAuthority {
    * Whether a presented certificate is one Ward's issuing CA signed and still good: the signature,
    * the validity period and revocation are all checked. Used by device authentication.
    */
-  verifyIssued(der: Buffer, at = new Date()): { status: CertificateStatus; record?: CertificateRecord; cert?: X509Certificate } {
-    let cert: X509Certificate;
+  verifyIssued(der: Buffer, at = new Date()): { status: CertificateStatus; record?: CertificateRecord; notBefore?: Date; notAfter?: Date } {
+    // Read with a DER walk, not X509Certificate: this runs on every device's first contact. What
+    // makes the certificate Ward's is the byte-exact copy in the certificates table, and the
+    // issuing CA's signature over it in the algorithm that CA signs with.
+    const fields = certificateFields(der);
+    if (!fields) return { status: 'unknown' };
+    const record = this.store.certificate(fields.serial);
+    if (!record || !record.der.equals(der)) return { status: 'unknown' };
+    const signer = this.issuingSignature();
+    let genuine = false;
     try {
-      cert = new X509Certificate(der);
+      genuine = fields.signatureAlgorithm.equals(signer.algorithm) && crypto.verify(signer.digest, fields.tbs, this.issuing.publicKey, fields.signature);
     } catch {
-      return { status: 'unknown' };
+      genuine = false;
     }
-    if (!cert.checkIssued(this.issuing.cert) || !cert.verify(this.issuing.publicKey)) return { status: 'unknown', cert };
-    const record = this.store.certificate(serialOf(cert));
-    if (!record || !record.der.equals(der)) return { status: 'unknown', cert };
-    if (record.revokedAt) return { status: 'revoked', record, cert };
-    if (at < cert.validFromDate) return { status: 'not-yet-valid', record, cert };
-    if (at > cert.validToDate) return { status: 'expired', record, cert };
-    return { status: 'valid', record, cert };
+    if (!genuine) return { status: 'unknown' };
+    const dates = { notBefore: new Date(fields.notBefore), notAfter: new Date(fields.notAfter) };
+    if (record.revokedAt) return { status: 'revoked', record, ...dates };
+    if (at < dates.notBefore) return { status: 'not-yet-valid', record, ...dates };
+    if (at > dates.notAfter) return { status: 'expired', record, ...dates };
+    return { status: 'valid', record, ...dates };
+  }
+
+  private issuingSignatureCache?: { algorithm: Buffer; digest: string };
+  private issuingSignature(): { algorithm: Buffer; digest: string } {
+    if (!this.issuingSignatureCache) {
+      const alg = signatureAlgorithm(this.issuingKey);
+      this.issuingSignatureCache = { algorithm: toDer(alg.node), digest: alg.digest };
+    }
+    return this.issuingSignatureCache;
   }
 
   /** The current CRL of a CA (DER), issuing a fresh one when none exists or nextUpdate is near. */

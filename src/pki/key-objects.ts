@@ -4,21 +4,10 @@
 // two thrown errors with stack traces: 6-15 us each, more than an AES setup or an SPKI parse, on
 // every SCEP enrollment and check-in (measured with bench/scep.ts and a CPU profile of the daemon).
 import crypto, { type KeyObject } from 'node:crypto';
+import { children, readTlv } from './der-reader';
 
 // AlgorithmIdentifier { rsaEncryption, NULL } (RFC 8017 appendix A.1), as every RSA SPKI carries it.
 const RSA_ALGORITHM = Buffer.from('300d06092a864886f70d0101010500', 'hex');
-
-/** DER length at `at`: [length, header bytes], or undefined past the end or beyond 2^24. */
-function lengthAt(der: Uint8Array, at: number): [number, number] | undefined {
-  const first = der[at];
-  if (first === undefined) return undefined;
-  if (first < 0x80) return [first, 1];
-  const n = first & 0x7f;
-  if (n === 0 || n > 3 || at + n >= der.length) return undefined;
-  let length = 0;
-  for (let i = 1; i <= n; i++) length = length * 256 + der[at + i]!;
-  return [length, 1 + n];
-}
 
 /**
  * createPublicKey({ key: spki, format: 'der', type: 'spki' }) without its cost: an RSA key goes in
@@ -27,18 +16,13 @@ function lengthAt(der: Uint8Array, at: number): [number, number] | undefined {
  */
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   const der = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
-  const outer = der[0] === 0x30 ? lengthAt(der, 1) : undefined;
-  if (outer && 1 + outer[1] + outer[0] === der.length) {
-    const algorithm = 1 + outer[1];
-    const bits = algorithm + RSA_ALGORITHM.length;
-    if (der.subarray(algorithm, bits).equals(RSA_ALGORITHM) && der[bits] === 0x03) {
-      const inner = lengthAt(der, bits + 1);
-      // BIT STRING with no unused bits holding the RSAPublicKey, ending where the SPKI ends.
-      if (inner && bits + 1 + inner[1] + inner[0] === der.length && der[bits + 1 + inner[1]] === 0) {
-        const pkcs1 = der.subarray(bits + 2 + inner[1]);
-        return withKeyOptions(() => crypto.createPublicKey({ key: pkcs1, format: 'der', type: 'pkcs1' }));
-      }
-    }
+  const outer = readTlv(der, 0);
+  const parts = outer?.tag === 0x30 && outer.end === der.length ? children(der, outer) : undefined;
+  const [algorithm, key] = parts?.length === 2 ? parts : [];
+  // SubjectPublicKeyInfo { rsaEncryption, BIT STRING with no unused bits holding the RSAPublicKey }.
+  if (algorithm && key && key.tag === 0x03 && der[key.contents] === 0 && der.subarray(algorithm.start, algorithm.end).equals(RSA_ALGORITHM)) {
+    const pkcs1 = der.subarray(key.contents + 1, key.end);
+    return withKeyOptions(() => crypto.createPublicKey({ key: pkcs1, format: 'der', type: 'pkcs1' }));
   }
   return crypto.createPublicKey(`-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`);
 }

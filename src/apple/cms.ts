@@ -7,7 +7,7 @@
 // verify path runs on every check-in); every signature is made or checked by node:crypto.
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { publicKeyFromSpki } from '../pki';
+import { type Tlv, children, publicKeyFromSpki, readTlv } from '../pki';
 
 const { asn1 } = forge;
 type Asn1 = forge.asn1.Asn1;
@@ -128,54 +128,6 @@ function certFields(node: Asn1, der?: Buffer): CertFields {
   return { der: () => der ?? toDer(node), issuer, serial, spki };
 }
 
-/** One DER TLV header (X.690 8.1): where the element starts, its content, and where it ends. */
-function tlv(b: Buffer, at: number): { tag: number; content: number; end: number } | undefined {
-  if (at + 2 > b.length) return undefined;
-  const first = b[at + 1];
-  let len = first;
-  let content = at + 2;
-  if (first & 0x80) {
-    const n = first & 0x7f;
-    // Indefinite (BER) or absurd lengths: leave it to the re-encoding path.
-    if (n === 0 || n > 4 || content + n > b.length) return undefined;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[content + i];
-    content += n;
-  }
-  const end = content + len;
-  return end <= b.length ? { tag: b[at], content, end } : undefined;
-}
-
-/**
- * The certificates of a SignedData as the bytes that were sent (forge parses the structure; this
- * only finds where each [0] certificates element lies, so the signer certificate handed to
- * cert-auth is exactly what the device sent, without re-encoding it). Empty when not DER-shaped.
- */
-function rawCertificates(b: Buffer): Buffer[] {
-  const ci = tlv(b, 0);
-  const type = ci && tlv(b, ci.content);
-  const explicit0 = type && tlv(b, type.end);
-  const sd = explicit0 && tlv(b, explicit0.content);
-  if (!sd) return [];
-  let at = sd.content;
-  for (let i = 0; i < 3; i++) {
-    // version, digestAlgorithms, encapContentInfo
-    const e = tlv(b, at);
-    if (!e) return [];
-    at = e.end;
-  }
-  const certs = tlv(b, at);
-  if (!certs || certs.tag !== 0xa0) return [];
-  const out: Buffer[] = [];
-  for (let p = certs.content; p < certs.end; ) {
-    const c = tlv(b, p);
-    if (!c) return [];
-    out.push(b.subarray(p, c.end));
-    p = c.end;
-  }
-  return out;
-}
-
 /** Hex of a certificate serial, lowercase without leading zeros (the pki service's form). */
 function serialHex(serial: Asn1): string {
   const hex = Buffer.from(serial.value as string, 'binary').toString('hex');
@@ -289,14 +241,12 @@ export interface VerifyOptions {
 const KEY_CACHE_MAX = 20_000;
 const keyCache = new Map<string, KeyObject>();
 
-function publicKeyOf(cert: CertFields): KeyObject {
-  // The key bits (subjectPublicKey BIT STRING) name the key; the SPKI is encoded only on a miss.
-  const parts = cert.spki.value as Asn1[];
-  const cacheKey = `${oidOf(child(parts[0], 0, 'algorithm'))}:${parts[1]?.value as string}`;
+function publicKeyOf(spki: Buffer): KeyObject {
+  const cacheKey = spki.toString('base64');
   let key = keyCache.get(cacheKey);
   if (key === undefined) {
     try {
-      key = publicKeyFromSpki(toDer(cert.spki));
+      key = publicKeyFromSpki(spki);
     } catch (e) {
       throw new CmsError('malformed', `signer public key unreadable: ${(e as Error).message}`);
     }
@@ -306,41 +256,117 @@ function publicKeyOf(cert: CertFields): KeyObject {
   return key;
 }
 
+// ---- reading a SignedData (the verify path: a DER walk over the bytes as sent, no tree) ----
+
+const TAG = { INTEGER: 0x02, BIT_STRING: 0x03, OCTET_STRING: 0x04, OID: 0x06, SEQUENCE: 0x30, SET: 0x31, CTX0: 0xa0, CTX0_PRIMITIVE: 0x80 };
+
+/** Dotted text of an OBJECT IDENTIFIER's contents (X.690 8.19); undefined when malformed. */
+function oidText(b: Buffer): string | undefined {
+  if (b.length === 0 || b[b.length - 1]! & 0x80) return undefined;
+  const arcs: number[] = [];
+  let v = 0;
+  for (const byte of b) {
+    if (v === 0 && byte === 0x80) return undefined; // non-minimal encoding
+    v = v * 128 + (byte & 0x7f);
+    if (v > Number.MAX_SAFE_INTEGER / 128) return undefined;
+    if (!(byte & 0x80)) {
+      arcs.push(v);
+      v = 0;
+    }
+  }
+  const first = arcs[0]!;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...arcs.slice(1)].join('.');
+}
+
+/** A view over one DER buffer: each step checks the tag it expects and names what is missing. */
+class DerView {
+  constructor(readonly b: Buffer) {}
+
+  at(pos: number, end: number, what: string): Tlv {
+    const t = readTlv(this.b, pos, end);
+    if (!t) throw new CmsError('malformed', `missing ${what}`);
+    return t;
+  }
+
+  parts(outer: Tlv, what: string): Tlv[] {
+    const list = children(this.b, outer);
+    if (!list) throw new CmsError('malformed', `${what} is not DER`);
+    return list;
+  }
+
+  expect(t: Tlv | undefined, tag: number, what: string): Tlv {
+    if (!t) throw new CmsError('malformed', `missing ${what}`);
+    if (t.tag !== tag) throw new CmsError('malformed', `${what} has the wrong type`);
+    return t;
+  }
+
+  bytes(t: Tlv): Buffer {
+    return this.b.subarray(t.start, t.end);
+  }
+
+  contents(t: Tlv): Buffer {
+    return this.b.subarray(t.contents, t.end);
+  }
+
+  oid(t: Tlv | undefined, what: string): string {
+    const text = oidText(this.contents(this.expect(t, TAG.OID, what)));
+    if (text === undefined) throw new CmsError('malformed', `${what} is not a valid OID`);
+    return text;
+  }
+}
+
+/** A certificate of the SignedData: the bytes as sent, and what signer matching needs. */
+interface SentCertificate {
+  der: Buffer;
+  issuer: Buffer;
+  serial: Buffer;
+  spki: Buffer;
+  /** subjectPublicKey BIT STRING contents after the unused-bits byte. */
+  keyBits: Buffer;
+}
+
+function sentCertificate(v: DerView, cert: Tlv): SentCertificate {
+  // RFC 5280 4.1: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }.
+  const tbs = v.expect(v.parts(cert, 'certificate')[0], TAG.SEQUENCE, 'tbsCertificate');
+  const f = v.parts(tbs, 'tbsCertificate');
+  const o = f[0]?.tag === TAG.CTX0 ? 1 : 0; // [0] EXPLICIT version
+  const serial = v.expect(f[o], TAG.INTEGER, 'serialNumber');
+  const issuer = v.expect(f[o + 2], TAG.SEQUENCE, 'issuer');
+  const spki = v.expect(f[o + 5], TAG.SEQUENCE, 'subjectPublicKeyInfo');
+  const bits = v.expect(v.parts(spki, 'subjectPublicKeyInfo')[1], TAG.BIT_STRING, 'subjectPublicKey');
+  return { der: v.bytes(cert), issuer: v.bytes(issuer), serial: v.contents(serial), spki: v.bytes(spki), keyBits: v.contents(bits).subarray(1) };
+}
+
 /** SignerIdentifier (RFC 5652 5.3): issuerAndSerialNumber or [0] subjectKeyIdentifier. */
-function findSignerCert(sid: Asn1, certs: Asn1[], raw: Buffer[]): CertFields {
-  // Raw bytes line up with forge's nodes only when every certificate was found.
-  const rawOf = (i: number) => (raw.length === certs.length ? raw[i] : undefined);
-  if (sid.tagClass === U && sid.type === T.SEQUENCE) {
-    const issuerDer = toDer(child(sid, 0, 'sid issuer'));
-    const serial = child(sid, 1, 'sid serial').value as string;
-    for (let i = 0; i < certs.length; i++) {
-      const f = certFields(certs[i], rawOf(i));
-      if (f.serial.value === serial && toDer(f.issuer).equals(issuerDer)) return f;
-    }
-  } else if (sid.tagClass === CTX && sid.type === 0) {
-    const ski = Buffer.from(sid.value as string, 'binary');
-    for (let i = 0; i < certs.length; i++) {
-      const f = certFields(certs[i], rawOf(i));
-      // RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING value.
-      const bitString = (f.spki.value as Asn1[])[1];
-      const keyBits = Buffer.from((bitString?.value as string) ?? '', 'binary').subarray(1);
-      if (crypto.createHash('sha1').update(keyBits).digest().equals(ski)) return f;
-    }
+function findSignerCert(v: DerView, sid: Tlv, certs: SentCertificate[]): SentCertificate {
+  if (sid.tag === TAG.SEQUENCE) {
+    const [issuer, serial] = v.parts(sid, 'sid');
+    const issuerDer = v.bytes(v.expect(issuer, TAG.SEQUENCE, 'sid issuer'));
+    const serialBytes = v.contents(v.expect(serial, TAG.INTEGER, 'sid serial'));
+    const found = certs.find((c) => c.serial.equals(serialBytes) && c.issuer.equals(issuerDer));
+    if (found) return found;
+  } else if (sid.tag === TAG.CTX0_PRIMITIVE) {
+    const ski = v.contents(sid);
+    // RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING value.
+    const found = certs.find((c) => crypto.hash('sha1', c.keyBits, 'hex') === ski.toString('hex'));
+    if (found) return found;
   } else {
     throw new CmsError('malformed', 'SignerIdentifier has the wrong type');
   }
   throw new CmsError('no-signer-certificate', 'the signer certificate is not in the SignedData');
 }
 
-function attributeValue(attrs: Asn1[], type: string): Asn1 | undefined {
-  let found: Asn1 | undefined;
+/** The single value of a signed attribute (RFC 5652 11.1/11.2: contentType, messageDigest appear once, one value each). */
+function attributeValue(v: DerView, attrs: Tlv[], type: string): Tlv | undefined {
+  let found: Tlv | undefined;
   for (const a of attrs) {
-    if (oidOf(child(a, 0, 'attribute type')) !== type) continue;
-    // RFC 5652 11.1/11.2: contentType and messageDigest appear once, with exactly one value.
+    const [attrType, values] = v.parts(v.expect(a, TAG.SEQUENCE, 'attribute'), 'attribute');
+    if (v.oid(attrType, 'attribute type') !== type) continue;
     if (found !== undefined) throw new CmsError('malformed', `attribute ${type} appears twice`);
-    const values = child(a, 1, 'attribute values').value as Asn1[];
-    if (!Array.isArray(values) || values.length !== 1) throw new CmsError('malformed', `attribute ${type} must have one value`);
-    found = values[0];
+    const list = v.parts(v.expect(values, TAG.SET, 'attribute values'), 'attribute values');
+    if (list.length !== 1) throw new CmsError('malformed', `attribute ${type} must have one value`);
+    found = list[0];
   }
   return found;
 }
@@ -349,79 +375,78 @@ function attributeValue(attrs: Asn1[], type: string): Asn1 | undefined {
  * Verifies a CMS SignedData whose content is `content` (detached, as in Mdm-Signature) and
  * returns the signer certificate. Does not judge the certificate itself (issuer, validity,
  * revocation): that is for the caller, which knows which certificates it issued.
+ * Read by a DER walk over the bytes as sent: the signed attributes and the certificate handed to
+ * cert-auth are exactly what the device sent; this runs on every check-in and command report.
  */
 export function verifyDetachedCms(signedData: Buffer, content: Buffer, options: VerifyOptions = {}): VerifiedSigner {
   const maxBytes = options.maxBytes ?? 32 * 1024;
   if (signedData.length > maxBytes) throw new CmsError('too-large', `SignedData larger than ${maxBytes} bytes`);
-  const ci = fromDer(signedData);
-  try {
-    return verifyContentInfo(ci, content, rawCertificates(signedData));
-  } catch (e) {
-    if (e instanceof CmsError) throw e;
-    // forge raises plain errors for structurally odd nodes (e.g. an OID with bad encoding).
-    throw new CmsError('malformed', `SignedData unreadable: ${(e as Error).message}`);
-  }
-}
-
-function verifyContentInfo(ci: Asn1, content: Buffer, rawCerts: Buffer[]): VerifiedSigner {
-  expect(ci, U, T.SEQUENCE, 'ContentInfo');
-  if (oidOf(expect(child(ci, 0, 'contentType'), U, T.OID, 'contentType')) !== OID_SIGNED_DATA) {
-    throw new CmsError('not-signed-data', 'ContentInfo is not SignedData');
-  }
-  const sd = expect(child(expect(child(ci, 1, 'content'), CTX, 0, 'content'), 0, 'SignedData'), U, T.SEQUENCE, 'SignedData');
-  const parts = sd.value as Asn1[];
-  const encap = expect(child(sd, 2, 'encapContentInfo'), U, T.SEQUENCE, 'encapContentInfo');
-  if ((encap.value as Asn1[]).length > 1) throw new CmsError('not-detached', 'SignedData carries its content; a detached signature was expected');
-  let certs: Asn1[] = [];
-  let raw = rawCerts;
-  let signerInfos: Asn1 | undefined;
+  const v = new DerView(signedData);
+  const ci = v.expect(readTlv(signedData, 0), TAG.SEQUENCE, 'ContentInfo');
+  if (ci.end !== signedData.length) throw new CmsError('malformed', 'not DER: bytes after the ContentInfo');
+  const [contentType, explicit0] = v.parts(ci, 'ContentInfo');
+  if (v.oid(contentType, 'contentType') !== OID_SIGNED_DATA) throw new CmsError('not-signed-data', 'ContentInfo is not SignedData');
+  const sd = v.expect(v.parts(v.expect(explicit0, TAG.CTX0, 'content'), 'content')[0], TAG.SEQUENCE, 'SignedData');
+  const parts = v.parts(sd, 'SignedData');
+  const encap = v.expect(parts[2], TAG.SEQUENCE, 'encapContentInfo');
+  if (v.parts(encap, 'encapContentInfo').length > 1) throw new CmsError('not-detached', 'SignedData carries its content; a detached signature was expected');
+  const certs: SentCertificate[] = [];
+  let signerInfos: Tlv | undefined;
   for (let i = 3; i < parts.length; i++) {
-    const p = parts[i];
-    if (p.tagClass === CTX && p.type === 0) {
-      const all = p.value as Asn1[];
-      certs = all.filter((c) => c.tagClass === U && c.type === T.SEQUENCE);
-      // Other CertificateChoices (attribute certificates...) would misalign the raw slices.
-      if (certs.length !== all.length) raw = [];
-    } else if (p.tagClass === U && p.type === T.SET) {
+    const p = parts[i]!;
+    if (p.tag === TAG.CTX0) {
+      // Other CertificateChoices (attribute certificates...) are not signer candidates.
+      for (const c of v.parts(p, 'certificates')) if (c.tag === TAG.SEQUENCE) certs.push(sentCertificate(v, c));
+    } else if (p.tag === TAG.SET) {
       signerInfos = p;
     }
   }
-  const infos = signerInfos?.value as Asn1[] | undefined;
-  if (!infos || infos.length === 0) throw new CmsError('no-signer', 'SignedData has no SignerInfo');
+  const infos = signerInfos ? v.parts(signerInfos, 'signerInfos') : [];
+  if (infos.length === 0) throw new CmsError('no-signer', 'SignedData has no SignerInfo');
   if (infos.length > 1) throw new CmsError('malformed', 'more than one SignerInfo');
-  const si = expect(infos[0], U, T.SEQUENCE, 'SignerInfo');
-  const fields = si.value as Asn1[];
-  const cert = findSignerCert(child(si, 1, 'sid'), certs, raw);
-  const digest = DIGEST_BY_OID[oidOf(child(child(si, 2, 'digestAlgorithm'), 0, 'digestAlgorithm OID'))];
+  const fields = v.parts(v.expect(infos[0], TAG.SEQUENCE, 'SignerInfo'), 'SignerInfo');
+  if (!fields[1]) throw new CmsError('malformed', 'missing sid');
+  const cert = findSignerCert(v, fields[1], certs);
+  const digestAlgorithm = v.parts(v.expect(fields[2], TAG.SEQUENCE, 'digestAlgorithm'), 'digestAlgorithm');
+  const digest = DIGEST_BY_OID[v.oid(digestAlgorithm[0], 'digestAlgorithm OID')];
   if (!digest) throw new CmsError('unsupported-algorithm', 'unsupported digest algorithm');
 
   let k = 3;
   let signedBytes: Buffer = content;
-  if (fields[k]?.tagClass === CTX && fields[k].type === 0) {
-    const attrs = fields[k].value as Asn1[];
-    const ct = attributeValue(attrs, OID_CONTENT_TYPE);
-    const md = attributeValue(attrs, OID_MESSAGE_DIGEST);
+  if (fields[k]?.tag === TAG.CTX0) {
+    const attrsTlv = fields[k]!;
+    const attrs = v.parts(attrsTlv, 'signedAttrs');
+    const ct = attributeValue(v, attrs, OID_CONTENT_TYPE);
+    const md = attributeValue(v, attrs, OID_MESSAGE_DIGEST);
     // RFC 5652 5.3: with signed attributes, contentType and messageDigest are mandatory.
     if (!ct || !md) throw new CmsError('malformed', 'signed attributes lack contentType or messageDigest');
-    if (ct.type !== T.OID || oidOf(ct) !== OID_DATA) throw new CmsError('malformed', 'contentType attribute is not id-data');
-    const want = Buffer.from(md.value as string, 'binary');
-    if (md.type !== T.OCTETSTRING || !crypto.createHash(digest).update(content).digest().equals(want)) {
+    if (ct.tag !== TAG.OID || oidText(v.contents(ct)) !== OID_DATA) throw new CmsError('malformed', 'contentType attribute is not id-data');
+    if (md.tag !== TAG.OCTET_STRING || crypto.hash(digest, content, 'hex') !== v.contents(md).toString('hex')) {
       throw new CmsError('digest-mismatch', 'messageDigest does not match the body');
     }
-    signedBytes = toDer(set(attrs));
+    // RFC 5652 5.4: the signature covers the DER of SignedAttributes with its universal SET tag.
+    signedBytes = Buffer.from(v.bytes(attrsTlv));
+    signedBytes[0] = TAG.SET;
     k++;
   }
-  const sigAlgOid = oidOf(child(child(si, k, 'signatureAlgorithm'), 0, 'signatureAlgorithm OID'));
+  const signatureAlgorithm = v.parts(v.expect(fields[k], TAG.SEQUENCE, 'signatureAlgorithm'), 'signatureAlgorithm');
+  const sigAlgOid = v.oid(signatureAlgorithm[0], 'signatureAlgorithm OID');
   const keyKind = SIGNATURE_KEY[sigAlgOid];
   if (!keyKind) {
     throw new CmsError('unsupported-algorithm', sigAlgOid === OID_RSASSA_PSS ? 'RSASSA-PSS signatures are not accepted' : `unsupported signature algorithm ${sigAlgOid}`);
   }
-  const sigNode = expect(child(si, k + 1, 'signature'), U, T.OCTETSTRING, 'signature');
-  const key = publicKeyOf(cert);
+  const signature = v.contents(v.expect(fields[k + 1], TAG.OCTET_STRING, 'signature'));
+  const key = publicKeyOf(cert.spki);
   if (key.asymmetricKeyType !== keyKind) throw new CmsError('unsupported-algorithm', 'signature algorithm does not match the signer key');
-  const ok = crypto.verify(digest, signedBytes, key, Buffer.from(sigNode.value as string, 'binary'));
+  let ok = false;
+  try {
+    ok = crypto.verify(digest, signedBytes, key, signature);
+  } catch {
+    ok = false;
+  }
   if (!ok) throw new CmsError('bad-signature', 'signature does not verify');
-  return { certificate: cert.der(), serial: serialHex(cert.serial), digest };
+  const serial = cert.serial.toString('hex').replace(/^0+/, '');
+  return { certificate: cert.der, serial: serial === '' ? '0' : serial, digest };
 }
 
 /** The Mdm-Signature header: base64 of a detached SignedData over the body (Apple, SignMessage). */

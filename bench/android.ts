@@ -118,21 +118,25 @@ function summary(passes: RawPass[]): Pass {
 }
 
 /**
- * All devices sync twice, BLOCK devices at a time: first on a new TLS connection each (first contact),
- * then again at once over that kept-alive connection (steady state). Each kind is timed on its own.
+ * All devices sync twice against each server, BLOCK devices at a time: first on a new TLS connection
+ * each (first contact), then again at once over that kept-alive connection (steady state). Each kind
+ * is timed on its own. The servers take turns block by block, so Ward and the baseline see the
+ * machine as it was at the same minute (a shared VM's speed drifts within a run).
  */
-async function syncAll(base: string, devices: Device[], status: Buffer): Promise<{ first: Pass; steady: Pass }> {
+async function syncAll(bases: string[], devices: Device[], status: Buffer): Promise<{ first: Pass; steady: Pass }[]> {
   const BLOCK = 4 * CONNECTIONS;
-  const first: RawPass[] = [];
-  const steady: RawPass[] = [];
+  const first: RawPass[][] = bases.map(() => []);
+  const steady: RawPass[][] = bases.map(() => []);
   agentsFor(devices);
   for (let i = 0; i < devices.length; i += BLOCK) {
     const block = devices.slice(i, i + BLOCK);
-    first.push(await syncPass(base, block, status));
-    steady.push(await syncPass(base, block, status));
+    for (let k = 0; k < bases.length; k++) {
+      first[k]!.push(await syncPass(bases[k]!, block, status));
+      steady[k]!.push(await syncPass(bases[k]!, block, status));
+    }
     for (const d of block) d.agent?.destroy();
   }
-  return { first: summary(first), steady: summary(steady) };
+  return bases.map((_, k) => ({ first: summary(first[k]!), steady: summary(steady[k]!) }));
 }
 
 async function heldPolls(port: number): Promise<number> {
@@ -166,18 +170,16 @@ async function main(): Promise<void> {
   let daemon: Daemon | undefined;
   let baseline: { proc: ChildProcess; port: number } | undefined;
   try {
-    // ---- syncs per second: Ward, then the baseline app, same devices, same loops ----
+    // ---- syncs per second: Ward and the baseline app taking turns, same devices, same loops ----
     // BENCH_PROFILE_DIR: write a V8 CPU profile of the daemon there (for finding hot spots).
     const profileDir = process.env.BENCH_PROFILE_DIR;
     daemon = await spawnDaemon(file, profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {});
     const ward = `https://127.0.0.1:${daemon.httpsPort}`;
-    const { first, steady } = await syncAll(ward, devices, status);
-    log(`ward: first contact ${JSON.stringify(first)}; steady ${JSON.stringify(steady)}`);
-    if (steady.statuses[200] !== 2 * DEVICES || first.statuses[200] !== 2 * DEVICES) throw new Error('ward answered other than 200');
-
     baseline = await startKoaBaseline(tlsFile, 'application/json', KOA_ANSWER);
     const koa = `https://127.0.0.1:${baseline.port}`;
-    const { first: koaFirst, steady: koaSteady } = await syncAll(koa, devices, status);
+    const [{ first, steady }, { first: koaFirst, steady: koaSteady }] = await syncAll([ward, koa], devices, status);
+    log(`ward: first contact ${JSON.stringify(first)}; steady ${JSON.stringify(steady)}`);
+    if (steady.statuses[200] !== 2 * DEVICES || first.statuses[200] !== 2 * DEVICES) throw new Error('ward answered other than 200');
     log(`baseline: first contact ${JSON.stringify(koaFirst)}; steady ${JSON.stringify(koaSteady)}`);
 
     const ref = (p: Pass) => ({ name: 'koa.constant-json', value: p.syncsPerSecond, p99Ms: p.p99Ms });

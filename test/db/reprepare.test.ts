@@ -39,6 +39,12 @@ t.test('every store statement runs with changing bindings without being re-prepa
   });
   fs.rmSync(dir, { recursive: true, force: true });
   const out = `${r.stdout}\n${r.stderr}`;
+  // A sandbox that forbids ptrace stops gdb itself, not Ward: said plainly, not counted as a pass.
+  const denied = /ptrace: Operation not permitted|Could not trace the inferior process/.exec(out);
+  if (denied) {
+    t.skip(`gdb cannot trace processes on this machine (${denied[0]}); the check did not run`);
+    return;
+  }
   const ran = /statements (\d+)/.exec(out);
   t.ok(ran && Number(ran[1]) > 100, `the workload ran every prepared statement (${ran?.[1] ?? 'none'})`);
   const counts = new Map<string, number>();

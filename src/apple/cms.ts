@@ -3,8 +3,8 @@
 //    Reference": signed profiles are CMS SignedData of the plist), and
 //  - verifying the Mdm-Signature header (Apple "Device Management", SignMessage: a base64 CMS
 //    SignedData, detached, over the HTTP body, signed with the device identity).
-// DER is read and written with node-forge's asn1 (the fastest DER codec measured here, and the
-// verify path runs on every check-in); every signature is made or checked by node:crypto.
+// Signing builds DER with node-forge's asn1; verifying (every check-in and command report) walks the
+// DER as sent with pki's reader, no tree; every signature is made or checked by node:crypto.
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { type Tlv, children, publicKeyFromSpki, readTlv } from '../pki';
@@ -96,8 +96,6 @@ function fromDer(der: Buffer): Asn1 {
   }
 }
 
-const oidOf = (node: Asn1): string => asn1.derToOid(forge.util.createBuffer(node.value as string));
-
 function child(node: Asn1 | undefined, index: number, what: string): Asn1 {
   const list = node?.value;
   if (!Array.isArray(list) || list[index] === undefined) throw new CmsError('malformed', `missing ${what}`);
@@ -109,23 +107,20 @@ function expect(node: Asn1, tagClass: number, type: number, what: string): Asn1 
   return node;
 }
 
-/** Certificate fields CMS needs: the DER (as sent, else re-encoded), issuer, serial, SPKI. */
+/** The IssuerAndSerialNumber parts of a certificate (what a SignerInfo names its signer by). */
 interface CertFields {
-  der(): Buffer;
   issuer: Asn1;
   serial: Asn1;
-  spki: Asn1;
 }
 
-function certFields(node: Asn1, der?: Buffer): CertFields {
+function certFields(node: Asn1): CertFields {
   // RFC 5280 4.1: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }.
   const tbs = expect(child(node, 0, 'tbsCertificate'), U, T.SEQUENCE, 'tbsCertificate');
   const fields = tbs.value as Asn1[];
   const o = fields[0]?.tagClass === CTX && fields[0].type === 0 ? 1 : 0; // [0] EXPLICIT version
   const serial = expect(child(tbs, o, 'serialNumber'), U, T.INTEGER, 'serialNumber');
   const issuer = expect(child(tbs, o + 2, 'issuer'), U, T.SEQUENCE, 'issuer');
-  const spki = expect(child(tbs, o + 5, 'subjectPublicKeyInfo'), U, T.SEQUENCE, 'subjectPublicKeyInfo');
-  return { der: () => der ?? toDer(node), issuer, serial, spki };
+  return { issuer, serial };
 }
 
 /** Hex of a certificate serial, lowercase without leading zeros (the pki service's form). */
@@ -182,7 +177,7 @@ function derSetOf(members: Asn1[]): { node: Asn1; encodings: Buffer[] } {
 export function signCms(content: Buffer, signer: CmsSigner, options: SignOptions = {}): Buffer {
   const digest = options.digest ?? 'sha256';
   const certDer = derOf(signer.certificate);
-  const cert = certFields(fromDer(certDer), certDer);
+  const cert = certFields(fromDer(certDer));
   const chain = (signer.chain ?? []).map(derOf).filter((d) => !d.equals(certDer));
   const digestAlg = () => seq([oid(DIGEST_OID[digest])]);
 
@@ -468,5 +463,5 @@ export function signMdmMessage(body: Buffer, signer: CmsSigner): string {
 /** Serial (lowercase hex, no leading zeros) of a certificate given as DER or PEM. */
 export function certificateSerial(certificate: Buffer | string): string {
   const der = derOf(certificate);
-  return serialHex(certFields(fromDer(der), der).serial);
+  return serialHex(certFields(fromDer(der)).serial);
 }

@@ -99,7 +99,7 @@ export function canonicalJson(value: unknown): string {
  * RFC 8785 order, so that JSON.stringify of it is the canonical form (RFC 8785 section 3.2.2 is
  * ECMAScript's own serialization); undefined when anything needs canonicalJson (toJSON, non-plain
  * objects, non-finite numbers, deep nesting). JSON.stringify escapes only control characters and
- * lone surrogates as \uXXXX: the caller checks for that and takes the generic path then.
+ * lone surrogates with a \u escape: the caller checks for one and then takes the generic path.
  */
 export function canonicalCopy(value: unknown, depth = 0): unknown {
   switch (typeof value) {

@@ -173,8 +173,7 @@ export class AuditLog {
     if (outcome === 'failure' && !input.reason) throw new TypeError(`audit: failure event ${input.action} needs a reason`);
     const details = input.details ?? {};
     checkDetails(details);
-    // Inside the caller's transaction (the usual case) without a closure per event.
-    return this.db.sqlite.inTransaction ? this.append(input, outcome, details) : this.db.write(() => this.append(input, outcome, details));
+    return this.db.write(() => this.append(input, outcome, details));
   }
 
   private append(input: AuditEventInput, outcome: 'success' | 'failure', details: Record<string, unknown>): AuditEvent {

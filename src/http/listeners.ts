@@ -90,6 +90,36 @@ class ConnectionCounts {
   }
 }
 
+/**
+ * Remembers which routes answer a fixed path. @koa/router tests every route's pattern on every
+ * request (the HTTPS router holds 65 with the admin API), and a fleet sends the same few paths
+ * (/mdm/checkin, /mdm/command, the Android agent's) all day. Only paths a route answers and that
+ * have no path parameters are kept (/api/v1/devices/:id would make the table grow with the fleet,
+ * a scanner's junk paths would fill it), at most 256, and each caller gets its own arrays: the
+ * router stores them on the request context.
+ */
+function rememberRouteMatches(router: Router): void {
+  type Match = ReturnType<Router['match']>;
+  const match = router.match.bind(router);
+  const known = new Map<string, Match>();
+  let routes = router.stack.length;
+  router.match = (path: string, method: string): Match => {
+    // A route mounted after start (tests do) may answer a path already remembered.
+    if (router.stack.length !== routes) {
+      known.clear();
+      routes = router.stack.length;
+    }
+    const key = `${method} ${path}`;
+    let found = known.get(key);
+    if (!found) {
+      found = match(path, method);
+      if (found.route && known.size < 256 && found.path.every((layer) => layer.paramNames.length === 0)) known.set(key, found);
+      else return found;
+    }
+    return { path: [...found.path], pathAndMethod: [...found.pathAndMethod], route: found.route };
+  };
+}
+
 export function createListeners(cfg: WardConfig, log: Logger, health: Health, tls: TlsIdentity): Listeners {
   const abort = new AbortController();
   const plain = new Router();
@@ -172,6 +202,9 @@ export function createListeners(cfg: WardConfig, log: Logger, health: Health, tl
     secure,
     shuttingDown: abort.signal,
     async start() {
+      // Every domain has mounted its routes by now (main.ts starts the listeners last).
+      rememberRouteMatches(plain);
+      rememberRouteMatches(secure);
       const httpPort = await listen(httpServer, cfg.http);
       const httpsPort = await listen(httpsServer, cfg.https);
       return { httpPort, httpsPort };

@@ -101,3 +101,37 @@ t.test('the pinned runtime is what node_modules/.bin/node runs', async (t) => {
   t.match(r.stdout.trim(), /^v24\.21\.0 3\.5\.\d+$/);
   t.equal(process.version, 'v24.21.0', 'tests run on it too');
 });
+
+t.test('remembered route matches answer like the router: fixed paths, parameters, methods, routes mounted later', async (t) => {
+  const ward = await startTestWard();
+  t.teardown(() => ward.stop());
+  const secure = ward.listeners.secure;
+  secure.put('/test/fixed', async (ctx, next) => {
+    ctx.body = { route: 'fixed' };
+    await next();
+  });
+  secure.get('/test/item/:id', (ctx) => {
+    ctx.body = { route: 'item', id: ctx.params.id };
+  });
+  const agent = ward.agent();
+  const call = (method: string, p: string) => request(`${ward.httpsUrl}${p}`, { method, agent, body: method === 'PUT' ? Buffer.from('{}') : undefined });
+  for (let i = 0; i < 3; i++) {
+    const fixed = await call('PUT', '/test/fixed');
+    t.same([fixed.status, fixed.json()], [200, { route: 'fixed' }], `PUT /test/fixed, time ${i + 1}`);
+    const item = await call('GET', `/test/item/${i}`);
+    t.same([item.status, item.json()], [200, { route: 'item', id: String(i) }], `GET /test/item/${i}: its own parameter, not a remembered one`);
+    t.equal((await call('GET', '/test/fixed')).status, 405, `GET /test/fixed, time ${i + 1}: 405, the PUT route is not taken`);
+  }
+  // Routes mounted after the path was answered (and remembered) take part.
+  secure.put('/test/fixed', (ctx) => {
+    ctx.body = { route: 'fixed', then: 'the route mounted later' };
+  });
+  secure.get('/test/fixed', (ctx) => {
+    ctx.body = { route: 'fixed, by GET' };
+  });
+  const then = await call('PUT', '/test/fixed');
+  t.same([then.status, then.json()], [200, { route: 'fixed', then: 'the route mounted later' }], 'a route mounted later on a remembered path runs');
+  const late = await call('GET', '/test/fixed');
+  t.same([late.status, late.json()], [200, { route: 'fixed, by GET' }], 'a route mounted later answers its path');
+  t.equal((await call('GET', '/test/nothing-here')).status, 404, 'an unknown path stays 404');
+});

@@ -126,8 +126,11 @@ export function handlers(s: HandlerServices): Record<string, Handler> {
         recentCheckins = (await s.devices.list({ sort: 'lastSeen', limit: 10, offset: 0 })).devices.filter((d) => d.lastSeenAt);
       }
       const compliance = s.domains.compliance ? await s.domains.compliance.summary() : null;
+      // The APNs push certificate as the apple health check reports it (topic, expiry): it expires
+      // yearly, and a lapsed one silently stops every wake-up.
+      const pushCertificate = (report.checks.apple?.details as { pushCertificate?: unknown } | undefined)?.pushCertificate ?? null;
       return {
-        devices, compliance, recentCheckins, alarms,
+        devices, compliance, recentCheckins, alarms, pushCertificate,
         pendingWipeRequests: s.domains.fleets?.length ? s.devices.wipeRequests({ status: 'pending', limit: 500 }).length : 0,
         available: {
           devices: !!s.domains.fleets?.length, platforms: s.devices.platforms, compliance: !!s.domains.compliance, policies: !!s.domains.policies,

@@ -356,6 +356,10 @@ export const Dashboard = obj({
   compliance: { oneOf: [ComplianceSummary, { type: 'null' }] },
   recentCheckins: list(Device),
   alarms: list(obj({ check: { type: 'string' }, details: { type: 'object' } })),
+  pushCertificate: {
+    description: 'The APNs push certificate (topic, expiry); null when none is imported or Apple MDM is not attached.',
+    oneOf: [obj({ topic: { type: 'string' }, notAfter: { type: 'string' }, daysLeft: { type: 'integer' }, serial: { type: 'string' } }), { type: 'null' }],
+  },
   pendingWipeRequests: { type: 'integer' },
   available: { type: 'object', description: 'Which domains this Ward serves (routes exist only for those).' },
 });

@@ -15,6 +15,9 @@ import { SAFEGUARDS } from '../../src/policy';
 import { ADMIN_CTX, attachMissing, createPerson, enrollAndroid, memoryDomains, startAdminWard, testOutput } from './support';
 import { aaptPackage, apksign, keytool, manifestXml } from '../android/apk-builder';
 import { tempDir, toolAsync } from '../support/ward';
+import type { AppleMdm } from '../../src/apple';
+import { TOPIC } from '../apple/harness';
+import { makeLeaf, makeRoot } from '../apple/openssl';
 
 // Real servers (and for some, real processes) on a shared two-core machine.
 t.setTimeout(180_000);
@@ -44,6 +47,13 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   // Ward's real Android fleet: attached by main.ts, or here while main.ts does not attach it yet.
   if (!ward.admin.attached().includes('devices')) ward.admin.attach({ fleets: [androidFleetOf(ward.android)] });
   const d = memoryDomains(ward);
+  // An APNs push certificate, so the dashboard has one to show.
+  const apnsDir = tempDir('ward-apns-');
+  const push = makeLeaf(apnsDir, makeRoot(apnsDir, 'apns-root'), 'push', 'rsa:2048', ['extendedKeyUsage=clientAuth'], `/UID=${TOPIC}/CN=APSP:1c0a5e3b-1111-2222-3333-444455556666`);
+  const imported = await (ward as unknown as { apple: AppleMdm }).apple.service.importPushCertificate(
+    { certificate: fs.readFileSync(push.certPath), key: fs.readFileSync(push.keyPath) },
+    { actor: { type: 'cli', id: 'test' } },
+  );
   const standIns = attachMissing(ward, d.all);
   t.comment(`stand-ins: ${standIns.join(', ')}`);
   const ipad = d.apple.add({ name: 'Ward 4B nurse station iPad', serialNumber: 'DMPXK4BNS01' });
@@ -99,6 +109,11 @@ t.test('console: sign in, find, lock, see it queued, export audit, enroll, sign 
   await page.waitForSelector('h1:text("Dashboard")');
   t.equal(await page.textContent('#whoami'), 'nora', 'signed in as nora');
   t.equal(await page.textContent('#device-total'), '4', 'dashboard counts the devices (three stand-ins, one real Android)');
+  const pushCard = await page.textContent('#push-certificate');
+  t.match(pushCard, TOPIC, 'the dashboard shows the push certificate topic');
+  t.match(pushCard, /\d+ days/, 'and the days it has left');
+  t.match(pushCard, `expires `, 'and its expiry');
+  t.match(pushCard, String(new Date(imported.notAfter).getFullYear()), 'in the year the certificate expires');
   const cookies = await context.cookies();
   t.match(cookies.find((c) => c.name === '__Host-ward_session'), { httpOnly: true, secure: true, sameSite: 'Strict' }, 'the browser holds an HttpOnly, Secure, SameSite=Strict cookie');
   t.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session cookie');

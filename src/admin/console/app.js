@@ -170,7 +170,14 @@
         h('div', { class: 'big' }, d.compliance && d.compliance.total ? Math.round((100 * d.compliance.compliant) / d.compliance.total) + ' %' : '—'),
         h('div', { class: 'label' }, d.compliance ? `${d.compliance.nonCompliant} not compliant, ${d.compliance.unknown} unknown` : 'compliance not available')),
       h('div', { class: 'card' }, h('div', { class: 'label' }, 'Wipes awaiting approval'), h('div', { class: 'big' }, d.pendingWipeRequests)),
-      h('div', { class: 'card' }, h('div', { class: 'label' }, 'Alarms'), h('div', { class: 'big', id: 'alarm-count' }, d.alarms.length)));
+      h('div', { class: 'card' }, h('div', { class: 'label' }, 'Alarms'), h('div', { class: 'big', id: 'alarm-count' }, d.alarms.length)),
+      d.pushCertificate || d.available.appleEnrollment
+        ? h('div', { class: 'card', id: 'push-certificate' }, h('div', { class: 'label' }, 'Apple push certificate'),
+          d.pushCertificate
+            ? [h('div', { class: 'big' }, `${d.pushCertificate.daysLeft} days`),
+              h('div', { class: 'label' }, `expires ${when(d.pushCertificate.notAfter)}`), h('div', { class: 'label mono' }, d.pushCertificate.topic)]
+            : h('div', { class: 'label' }, 'none imported (wardctl apple push-cert import)'))
+        : null);
     const alarms = d.alarms.length
       ? h('ul', { id: 'alarms' }, d.alarms.map((a) => h('li', {}, h('strong', {}, a.check), ' ', h('code', {}, JSON.stringify(a.details).slice(0, 300)))))
       : h('p', { class: 'muted' }, 'No alarms.');

@@ -1,17 +1,10 @@
-// A DER reader that keeps byte offsets (ITU-T X.690 section 8.1). The v1 JAR signature check needs the
-// exact bytes of a certificate (its SHA-256 is what the QR pins) and of the signed attributes, which
-// decode-and-re-encode parsers cannot promise; this reader only slices, it never re-encodes.
+// pki's DER reader, which keeps byte offsets (ITU-T X.690 section 8.1), with the APK's errors. The v1
+// JAR signature check needs the exact bytes of a certificate (its SHA-256 is what the QR pins) and of
+// the signed attributes, which decode-and-re-encode parsers cannot promise; the reader only slices.
+import { type Tlv, children as childrenOf, oidText, readTlv as readOne } from '../pki';
 import { ApkFormatError } from './zip';
 
-export interface Tlv {
-  tag: number;
-  /** Offset of the tag byte. */
-  start: number;
-  /** Offset of the first content byte. */
-  contentStart: number;
-  /** Offset just past the content. */
-  end: number;
-}
+export type { Tlv };
 
 export const Tag = {
   INTEGER: 0x02,
@@ -28,31 +21,18 @@ function fail(message: string): never {
 }
 
 export function readTlv(buf: Buffer, p: number, limit: number = buf.length): Tlv {
-  if (p + 2 > limit) fail('truncated DER');
-  const tag = buf[p];
-  if ((tag & 0x1f) === 0x1f) fail('high-tag-number DER tags are not used in PKCS#7');
-  let len = buf[p + 1];
-  let q = p + 2;
-  if (len === 0x80) fail('indefinite-length (BER) encoding; re-sign the APK with apksigner');
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n > 4 || q + n > limit) fail('DER length is out of range');
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[q + i];
-    q += n;
-  }
-  if (q + len > limit) fail('DER value runs past its container');
-  return { tag, start: p, contentStart: q, end: q + len };
+  const t = readOne(buf, p, limit);
+  if (t) return t;
+  if (buf[p + 1] === 0x80) fail('indefinite-length (BER) encoding; re-sign the APK with apksigner');
+  return fail(p + 2 > limit ? 'truncated DER' : 'malformed DER element (tag or length out of range)');
 }
 
 export function children(buf: Buffer, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = parent.contentStart; p < parent.end; ) {
-    const t = readTlv(buf, p, parent.end);
-    out.push(t);
-    p = t.end;
-  }
-  return out;
+  const list = childrenOf(buf, parent);
+  if (list) return list;
+  // Name the element that broke.
+  for (let p = parent.contents; p < parent.end; p = readTlv(buf, p, parent.end).end);
+  return fail('malformed DER');
 }
 
 export function expect(t: Tlv | undefined, tag: number, what: string): Tlv {
@@ -65,23 +45,10 @@ export function bytes(buf: Buffer, t: Tlv): Buffer {
 }
 
 export function content(buf: Buffer, t: Tlv): Buffer {
-  return buf.subarray(t.contentStart, t.end);
+  return buf.subarray(t.contents, t.end);
 }
 
 /** Dotted-decimal form of an OBJECT IDENTIFIER's content (X.690 section 8.19). */
 export function oid(buf: Buffer, t: Tlv): string {
-  const c = content(buf, t);
-  if (c.length === 0) fail('empty OBJECT IDENTIFIER');
-  const parts: number[] = [];
-  let v = 0;
-  for (let i = 0; i < c.length; i++) {
-    v = v * 128 + (c[i] & 0x7f);
-    if (v > Number.MAX_SAFE_INTEGER) fail('OBJECT IDENTIFIER arc is too large');
-    if ((c[i] & 0x80) === 0) {
-      if (parts.length === 0) parts.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
-      else parts.push(v);
-      v = 0;
-    }
-  }
-  return parts.join('.');
+  return oidText(content(buf, t)) ?? fail('malformed OBJECT IDENTIFIER');
 }

@@ -7,7 +7,7 @@
 // DER as sent with pki's reader, no tree; every signature is made or checked by node:crypto.
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { type Tlv, children, publicKeyFromSpki, readTlv } from '../pki';
+import { type Tlv, children, der as pkiDer, oidText, publicKeyFromSpki, readTlv } from '../pki';
 
 const { asn1 } = forge;
 type Asn1 = forge.asn1.Asn1;
@@ -121,12 +121,6 @@ function certFields(node: Asn1): CertFields {
   const serial = expect(child(tbs, o, 'serialNumber'), U, T.INTEGER, 'serialNumber');
   const issuer = expect(child(tbs, o + 2, 'issuer'), U, T.SEQUENCE, 'issuer');
   return { issuer, serial };
-}
-
-/** Hex of a certificate serial, lowercase without leading zeros (the pki service's form). */
-function serialHex(serial: Asn1): string {
-  const hex = Buffer.from(serial.value as string, 'binary').toString('hex');
-  return hex === '' ? '0' : BigInt(`0x${hex}`).toString(16);
 }
 
 function derOf(input: Buffer | string): Buffer {
@@ -254,25 +248,6 @@ function publicKeyOf(spki: Buffer): KeyObject {
 // ---- reading a SignedData (the verify path: a DER walk over the bytes as sent, no tree) ----
 
 const TAG = { INTEGER: 0x02, BIT_STRING: 0x03, OCTET_STRING: 0x04, OID: 0x06, SEQUENCE: 0x30, SET: 0x31, CTX0: 0xa0, CTX0_PRIMITIVE: 0x80 };
-
-/** Dotted text of an OBJECT IDENTIFIER's contents (X.690 8.19); undefined when malformed. */
-function oidText(b: Buffer): string | undefined {
-  if (b.length === 0 || b[b.length - 1]! & 0x80) return undefined;
-  const arcs: number[] = [];
-  let v = 0;
-  for (const byte of b) {
-    if (v === 0 && byte === 0x80) return undefined; // non-minimal encoding
-    v = v * 128 + (byte & 0x7f);
-    if (v > Number.MAX_SAFE_INTEGER / 128) return undefined;
-    if (!(byte & 0x80)) {
-      arcs.push(v);
-      v = 0;
-    }
-  }
-  const first = arcs[0]!;
-  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
-  return [...head, ...arcs.slice(1)].join('.');
-}
 
 /** A view over one DER buffer: each step checks the tag it expects and names what is missing. */
 class DerView {
@@ -440,8 +415,7 @@ export function verifyDetachedCms(signedData: Buffer, content: Buffer, options: 
     ok = false;
   }
   if (!ok) throw new CmsError('bad-signature', 'signature does not verify');
-  const serial = cert.serial.toString('hex').replace(/^0+/, '');
-  return { certificate: cert.der, serial: serial === '' ? '0' : serial, digest };
+  return { certificate: cert.der, serial: pkiDer.serialHex(cert.serial), digest };
 }
 
 /** The Mdm-Signature header: base64 of a detached SignedData over the body (Apple, SignMessage). */
@@ -463,5 +437,5 @@ export function signMdmMessage(body: Buffer, signer: CmsSigner): string {
 /** Serial (lowercase hex, no leading zeros) of a certificate given as DER or PEM. */
 export function certificateSerial(certificate: Buffer | string): string {
   const der = derOf(certificate);
-  return serialHex(certFields(fromDer(der)).serial);
+  return pkiDer.serialHex(Buffer.from(certFields(fromDer(der)).serial.value as string, 'binary'));
 }

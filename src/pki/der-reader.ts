@@ -40,6 +40,31 @@ export function children(der: Uint8Array, outer: Tlv): Tlv[] | undefined {
   return out;
 }
 
+/** Dotted text of an OBJECT IDENTIFIER's contents (X.690 8.19); undefined when malformed. */
+export function oidText(contents: Uint8Array): string | undefined {
+  if (contents.length === 0 || contents[contents.length - 1]! & 0x80) return undefined;
+  const arcs: number[] = [];
+  let v = 0;
+  for (const byte of contents) {
+    if (v === 0 && byte === 0x80) return undefined; // non-minimal encoding
+    v = v * 128 + (byte & 0x7f);
+    if (v > Number.MAX_SAFE_INTEGER / 128) return undefined;
+    if (!(byte & 0x80)) {
+      arcs.push(v);
+      v = 0;
+    }
+  }
+  const first = arcs[0]!;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...arcs.slice(1)].join('.');
+}
+
+/** A certificate serial (INTEGER contents) as lowercase hex without leading zeros, the form pki keeps. */
+export function serialHex(contents: Uint8Array): string {
+  const hex = Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength).toString('hex').replace(/^0+/, '');
+  return hex === '' ? '0' : hex;
+}
+
 // RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ (years 1950-2049) or GeneralizedTime YYYYMMDDHHMMSSZ.
 function timeOf(der: Uint8Array, t: Tlv): number | undefined {
   const text = Buffer.from(der.buffer, der.byteOffset + t.contents, t.end - t.contents).toString('latin1');
@@ -80,12 +105,11 @@ export function certificateFields(der: Buffer): CertificateFields | undefined {
   const notBefore = times?.length === 2 ? timeOf(der, times[0]!) : undefined;
   const notAfter = times?.length === 2 ? timeOf(der, times[1]!) : undefined;
   if (notBefore === undefined || notAfter === undefined || der[sigTlv.contents] !== 0) return undefined;
-  const hex = der.subarray(serial.contents, serial.end).toString('hex').replace(/^0+/, '');
   return {
     tbs: der.subarray(tbsTlv.start, tbsTlv.end),
     signatureAlgorithm: der.subarray(algTlv.start, algTlv.end),
     signature: der.subarray(sigTlv.contents + 1, sigTlv.end),
-    serial: hex === '' ? '0' : hex,
+    serial: serialHex(der.subarray(serial.contents, serial.end)),
     notBefore,
     notAfter,
   };

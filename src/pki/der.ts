@@ -239,7 +239,7 @@ export function randomSerial(): Buffer {
   return b;
 }
 
-export const serialHex = (b: Buffer): string => BigInt('0x' + b.toString('hex')).toString(16);
+export { serialHex } from './der-reader';
 
 export function pemEncode(der: Buffer, label = 'CERTIFICATE'): string {
   const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');

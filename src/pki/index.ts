@@ -8,7 +8,7 @@ export { parseCertificationRequest, CsrError } from './csr';
 export type { CertificationRequest } from './csr';
 export { KeyStoreError } from './keys';
 export { publicKeyFromSpki, withKeyOptions } from './key-objects';
-export { children, readTlv, certificateFields } from './der-reader';
+export { children, readTlv, certificateFields, oidText } from './der-reader';
 export type { Tlv, CertificateFields } from './der-reader';
 export type { CertificateProfile, ServiceIdentityName } from './profiles';
 export { PkiStore } from './store';

@@ -23,7 +23,7 @@ import { AuditLog } from '../src/audit';
 import { openDatabase } from '../src/db';
 import { CertificateAuthority, buildCertificate, der as pkiDer } from '../src/pki';
 import { buildCertRep, buildCertsOnly, createScepService, parseCertificate, readPkiOperation } from '../src/scep';
-import { loadTestConfig, mainJs, request, tempDir, waitFor, writeTestConfig } from '../test/support/ward';
+import { loadTestConfig, mainJs, request, tempDir, unitNodeOptions, waitFor, writeTestConfig } from '../test/support/ward';
 import { makeThrowawayCa } from '../test/scep/throwaway-ca';
 
 const { values } = parseArgs({
@@ -172,14 +172,14 @@ async function compare(root: string, keys: KeyObject[], servers: Server[], floor
   return tally;
 }
 
-// `node build/src/main.js --config FILE` with its log going to a file, as journald would take it: a
+// `node [the unit's node options] build/src/main.js --config FILE` with its log going to a file, as journald would take it: a
 // pipe the bench's busy event loop drains late would make the daemon wait on its own log writes.
 async function startDaemon(file: string): Promise<{ pid: number; httpPort: number; stop(): Promise<void> }> {
   const logFile = path.join(path.dirname(file), 'ward.log');
   const fd = fs.openSync(logFile, 'w');
   // WARD_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the daemon under the bench load.
   const nodeArgs = (process.env.WARD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, mainJs, '--config', file], { stdio: ['ignore', fd, fd] });
+  const proc = spawn(process.execPath, [...unitNodeOptions(), ...nodeArgs, mainJs, '--config', file], { stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const ready = await waitFor(() => {

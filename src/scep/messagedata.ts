@@ -86,7 +86,7 @@ export function parseCertificationRequest(der: Buffer, knownKey?: { subjectPubli
     } else if (id === OID.extensionRequest) {
       for (const extension of d.sequence(value, `${what} extensionRequest`)) {
         const parts = d.sequence(extension, `${what} extension`, 2);
-        const critical = parts.length === 3 && d.isUniversal(parts[1], d.Type.BOOLEAN) && parts[1]!.value === '\xff';
+        const critical = parts.length === 3 && d.isTrue(parts[1]);
         extensions.push({
           oid: d.oid(parts[0], `${what} extension id`),
           critical,

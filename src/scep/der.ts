@@ -3,7 +3,7 @@
 // no binary string): forge's parser, measured the fastest of the libraries (issue 13), still turned
 // a 2.5 KB scepclient request into about 150 KB of strings and objects per enrollment.
 import forge from 'node-forge';
-import { oidText } from '../pki/der-reader';
+import { oidText, readTlv } from '../pki/der-reader';
 import { ScepError, type FailInfoName } from './errors';
 
 const asn1 = forge.asn1;
@@ -55,50 +55,37 @@ function malformed(what: string, failInfo: FailInfoName = 'badRequest'): ScepErr
 
 class Malformed extends Error {}
 
-// X.690 section 8.1: identifier, length (definite, or indefinite for a constructed value: CMS
-// producers stream them), contents. Tags past 30 (multi-octet identifiers) have no place in CMS.
+// X.690 section 8.1: identifier, length, contents. A definite length is read by pki's readTlv
+// (which also refuses multi-octet tags: CMS has none); the indefinite form (0x80) only for a
+// constructed value, as CMS producers stream them.
 function readValue(buf: Buffer, at: number, limit: number, depth: number): Value {
   if (depth > MAX_DEPTH || at + 2 > limit) throw new Malformed();
   const identifier = buf[at]!;
-  if ((identifier & 0x1f) === 0x1f) throw new Malformed();
   const constructed = (identifier & 0x20) !== 0;
-  let pos = at + 1;
-  const first = buf[pos++]!;
-  let length = -1;
-  if (first < 0x80) {
-    length = first;
-  } else if (first > 0x80) {
-    const count = first & 0x7f;
-    if (count > 4 || pos + count > limit) throw new Malformed();
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + buf[pos++]!;
-  } else if (!constructed) {
-    throw new Malformed();
-  }
   const tagClass = identifier & 0xc0;
   const type = identifier & 0x1f;
-  const contents = pos;
-  if (length >= 0) {
-    const end = pos + length;
-    if (end > limit) throw new Malformed();
-    if (!constructed) return new Value(buf, tagClass, type, false, at, contents, end, undefined, true, end);
+  if (buf[at + 1] === 0x80) {
+    if (!constructed || type === 0x1f) throw new Malformed();
+    // Indefinite length: children up to the end-of-contents octets 00 00.
     const children: Value[] = [];
-    while (pos < end) {
-      const child = readValue(buf, pos, end, depth + 1);
+    for (let pos = at + 2; ; ) {
+      if (pos + 2 > limit) throw new Malformed();
+      if (buf[pos] === 0 && buf[pos + 1] === 0) return new Value(buf, tagClass, type, true, at, at + 2, pos, children, false, pos + 2);
+      const child = readValue(buf, pos, limit, depth + 1);
       children.push(child);
       pos = child.next;
     }
-    return new Value(buf, tagClass, type, true, at, contents, end, children, true, end);
   }
-  // Indefinite length: children up to the end-of-contents octets 00 00.
+  const tlv = readTlv(buf, at, limit);
+  if (!tlv) throw new Malformed();
+  if (!constructed) return new Value(buf, tagClass, type, false, at, tlv.contents, tlv.end, undefined, true, tlv.end);
   const children: Value[] = [];
-  for (;;) {
-    if (pos + 2 > limit) throw new Malformed();
-    if (buf[pos] === 0 && buf[pos + 1] === 0) return new Value(buf, tagClass, type, true, at, contents, pos, children, false, pos + 2);
-    const child = readValue(buf, pos, limit, depth + 1);
+  for (let pos = tlv.contents; pos < tlv.end; ) {
+    const child = readValue(buf, pos, tlv.end, depth + 1);
     children.push(child);
     pos = child.next;
   }
+  return new Value(buf, tagClass, type, true, at, tlv.contents, tlv.end, children, true, tlv.end);
 }
 
 // Parses one complete BER/DER value; bytes after it are refused.
@@ -109,7 +96,7 @@ export function decode(bytes: Buffer | string, what: string): Asn1 {
     if (node.next !== buf.length) throw new Malformed();
     return node;
   } catch (e) {
-    if (e instanceof Malformed || e instanceof RangeError) throw malformed(what);
+    if (e instanceof Malformed) throw malformed(what);
     throw e;
   }
 }
@@ -250,27 +237,6 @@ export function bitString(node: Asn1 | undefined, what: string): Buffer {
 export function algorithm(node: Asn1 | undefined, what: string): { oid: string; parameters: Asn1 | undefined } {
   const [id, parameters] = sequence(node, what, 1);
   return { oid: oid(id, what), parameters };
-}
-
-// Byte range of the value at `offset` in `buf` (definite lengths only, which DER guarantees): lets a
-// signature be checked over the exact bytes that were signed instead of a re-encoding.
-export function span(buf: Buffer, offset: number, what: string): { start: number; contentStart: number; end: number } {
-  if (offset + 2 > buf.length) throw malformed(what);
-  if ((buf[offset]! & 0x1f) === 0x1f) throw malformed(what);
-  let pos = offset + 1;
-  const first = buf[pos++]!;
-  let length: number;
-  if (first < 0x80) {
-    length = first;
-  } else {
-    const count = first & 0x7f;
-    if (count === 0 || count > 4 || pos + count > buf.length) throw malformed(what);
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + buf[pos++]!;
-  }
-  const end = pos + length;
-  if (end > buf.length) throw malformed(what);
-  return { start: offset, contentStart: pos, end };
 }
 
 // ---- writer: Ward's own messages are always definite-length DER ----

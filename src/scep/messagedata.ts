@@ -56,7 +56,8 @@ function decodeMessageData(der: Buffer, what: string): d.Asn1 {
 // the CSR's own key), reused when the CSR carries the same SPKI.
 export function parseCertificationRequest(der: Buffer, knownKey?: { subjectPublicKeyInfo: Buffer; publicKey: KeyObject }): CertificationRequest {
   const what = 'PKCS#10 request';
-  const [info, signatureAlgorithm, signature] = d.sequence(decodeMessageData(der, what), what, 3);
+  const root = decodeMessageData(der, what);
+  const [info, signatureAlgorithm, signature] = d.sequence(root, what, 3);
   const fields = d.sequence(info, what, 4);
   if (d.smallInteger(fields[0], `${what} version`) !== 0) throw new ScepError('badRequest', `${what} version is not v1`);
   const subjectNode = fields[1]!;
@@ -96,9 +97,10 @@ export function parseCertificationRequest(der: Buffer, knownKey?: { subjectPubli
     }
   }
 
-  const outer = d.span(der, 0, what);
-  const infoSpan = d.span(der, outer.contentStart, what);
-  const signed = der.subarray(infoSpan.start, infoSpan.end);
+  // The self-signature covers the exact bytes of certificationRequestInfo; a request written with
+  // indefinite lengths (BER) has no such bytes to check, and is refused as malformed.
+  const signed = root.raw && info!.raw;
+  if (!signed) throw new ScepError('badRequest', `malformed ${what}`);
   const sigAlg = d.algorithm(signatureAlgorithm, `${what} signatureAlgorithm`);
   const signatureDigest = verifyWithKey(sigAlg.oid, publicKey, signed, d.bitString(signature, `${what} signature`), what);
   return {

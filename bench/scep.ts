@@ -172,8 +172,9 @@ async function compare(root: string, keys: KeyObject[], servers: Server[], floor
   return tally;
 }
 
-// `node [the unit's node options] build/src/main.js --config FILE` with its log going to a file, as journald would take it: a
-// pipe the bench's busy event loop drains late would make the daemon wait on its own log writes.
+// `node [the unit's node options] build/src/main.js --config FILE` with its log going to a file, as
+// journald would take it: a pipe the bench's busy event loop drains late would make the daemon wait
+// on its own log writes.
 async function startDaemon(file: string): Promise<{ pid: number; httpPort: number; stop(): Promise<void> }> {
   const logFile = path.join(path.dirname(file), 'ward.log');
   const fd = fs.openSync(logFile, 'w');

@@ -3,7 +3,7 @@
 // no binary string): forge's parser, measured the fastest of the libraries (issue 13), still turned
 // a 2.5 KB scepclient request into about 150 KB of strings and objects per enrollment.
 import forge from 'node-forge';
-import { oidText, readTlv } from '../pki/der-reader';
+import { oidText, readTlv } from '../pki';
 import { ScepError, type FailInfoName } from './errors';
 
 const asn1 = forge.asn1;
@@ -89,8 +89,7 @@ function readValue(buf: Buffer, at: number, limit: number, depth: number): Value
 }
 
 // Parses one complete BER/DER value; bytes after it are refused.
-export function decode(bytes: Buffer | string, what: string): Asn1 {
-  const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+export function decode(buf: Buffer, what: string): Asn1 {
   try {
     const node = readValue(buf, 0, buf.length, 0);
     if (node.next !== buf.length) throw new Malformed();

@@ -138,7 +138,7 @@ export async function startWard(cfg: WardConfig, log: Logger = createLogger(cfg.
   const scep = scepConfig.enabled ? createScepService(cfg, db, audit, ca) : undefined;
   if (scep) {
     scep.registrationAuthority(); // the RA exists, and the runtime's RSA decryption is checked, before listening
-    mountScepRoutes(listeners.plain, scep, scepConfig);
+    mountScepRoutes(listeners.plainExchanges, scep, scepConfig);
     health.register('scep', () => ({ ok: true, details: { ra: scep.registrationAuthority().certificate.serialHex, approval: scepConfig.approval.mode } }));
     schedule.add('scep-challenge-purge', '41 4 * * *', () => ({ purged: scep.purgeExpiredChallenges({ actor: SYSTEM_ACTOR }) }));
   }

@@ -1,4 +1,5 @@
 export { createListeners, TLS12_CIPHERS } from './listeners';
+export { ExchangeRoutes, type Exchange, type ExchangeAnswer, type ExchangeHandler } from './exchange';
 export type { Listeners, TlsIdentity } from './listeners';
 export { HttpError, errorBoundary } from './errors';
 export { readBody, readJson, parseJsonBody, auditContextOf, requestLog, securityHeaders } from './middleware';

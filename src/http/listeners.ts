@@ -9,6 +9,7 @@ import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { accessLogOf, type WardConfig } from '../config';
 import { errorBoundary } from './errors';
+import { ExchangeRoutes } from './exchange';
 import type { Health } from './health';
 import { requestLog, securityHeaders } from './middleware';
 
@@ -29,6 +30,8 @@ export interface TlsIdentity {
 export interface Listeners {
   /** Routes of the plain-HTTP listener. */
   plain: Router;
+  /** Fixed paths of the plain-HTTP listener answered without koa (exchange.ts), before `plain`. */
+  plainExchanges: ExchangeRoutes;
   /** Routes of the HTTPS listener. */
   secure: Router;
   start(): Promise<{ httpPort: number; httpsPort: number }>;
@@ -151,7 +154,11 @@ export function createListeners(cfg: WardConfig, log: Logger, health: Health, tl
     headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: 1000,
   };
-  const httpServer = http.createServer(timing, appOf(plain, 'http').callback());
+  const plainExchanges = new ExchangeRoutes(accessLogOf(log, { listener: 'http' }), log.child({ listener: 'http' }));
+  const plainApp = appOf(plain, 'http').callback();
+  const httpServer = http.createServer(timing, (req, res) => {
+    if (!plainExchanges.serve(req, res)) void plainApp(req, res);
+  });
   const httpsServer = https.createServer({ ...timing, ...tlsOptions(tls), handshakeTimeout: limits.headersTimeoutMs }, appOf(secure, 'https').callback());
   const connections = new ConnectionCounts(limits.connectionsPerAddress);
   for (const [s, name] of [[httpServer, 'http'], [httpsServer, 'https']] as const) {
@@ -199,6 +206,7 @@ export function createListeners(cfg: WardConfig, log: Logger, health: Health, tl
 
   return {
     plain,
+    plainExchanges,
     secure,
     shuttingDown: abort.signal,
     async start() {

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import type { AuditActor, AuditContext } from '../audit';
@@ -6,11 +7,21 @@ import { HttpError } from './errors';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
+/** A sane X-Request-Id from a proxy, or a fresh one. */
+export function requestIdOf(given: string | undefined): string {
+  return given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+}
+
+/** The access log's one line for an answered request. */
+export function logRequest(log: Logger, requestId: string, method: string, path: string, status: number, started: bigint, ip: string | null): void {
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  log.info({ requestId, method, path, status, ms: Math.round(ms * 10) / 10, ip }, 'request');
+}
+
 /** Takes a sane X-Request-Id from a proxy or makes one; echoes it; logs one line per request. */
 export function requestLog(log: Logger) {
   return async function requestLogMiddleware(ctx: Context, next: Next): Promise<void> {
-    const given = ctx.get('x-request-id');
-    const requestId = REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    const requestId = requestIdOf(ctx.get('x-request-id'));
     ctx.state.requestId = requestId;
     // Read once now: the socket can be gone by the time the request is logged or audited.
     ctx.state.sourceAddress = ctx.req.socket?.remoteAddress ?? null;
@@ -19,18 +30,19 @@ export function requestLog(log: Logger) {
     try {
       await next();
     } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, ip: ctx.state.sourceAddress }, 'request');
+      logRequest(log, requestId, ctx.method, ctx.path, ctx.status, started, ctx.state.sourceAddress);
     }
   };
 }
 
-/** Security headers every answer carries (the console and API are same-origin only). */
+/** Headers every answer carries (the console and API are same-origin only); Cache-Control unless the answer set one. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
+export const DEFAULT_CACHE_CONTROL = 'no-store';
+
 export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
   await next();
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
+  ctx.set(SECURITY_HEADERS);
+  if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', DEFAULT_CACHE_CONTROL);
 }
 
 /**
@@ -44,12 +56,16 @@ export async function readBody(ctx: Context, limit: number, types?: string[]): P
       throw new HttpError(415, 'unsupported_media_type', `Content-Type must be ${types.join(' or ')}`);
     }
   }
-  const declared = Number(ctx.get('content-length') || '0');
-  const waitsForContinue = /100-continue/i.test(ctx.get('expect'));
-  if (declared > limit) throw tooLarge(ctx, limit);
+  return readRequestBody(ctx.req, ctx.res, limit);
+}
+
+/** readBody on node:http's own objects (the koa-less routes of exchange.ts read bodies too). */
+export function readRequestBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] || '0');
+  const waitsForContinue = /100-continue/i.test(req.headers.expect ?? '');
+  if (declared > limit) return Promise.reject(tooLarge(req, res, limit));
   // The listeners hold back "100 Continue" (listeners.ts): ask for the body only now that it is wanted.
-  if (waitsForContinue) ctx.res.writeContinue();
-  const req = ctx.req;
+  if (waitsForContinue) res.writeContinue();
   // Events rather than `for await`: the async iterator costs a promise a chunk, on every check-in.
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -60,7 +76,7 @@ export async function readBody(ctx: Context, limit: number, types?: string[]): P
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) done(() => reject(tooLarge(ctx, limit)));
+      if (size > limit) done(() => reject(tooLarge(req, res, limit)));
       else chunks.push(chunk);
     };
     const onEnd = () => done(() => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
@@ -78,10 +94,10 @@ const LINGER_MS = 2000;
  * stages (RFC 9112 section 9.6): our side first, then what the client still sends is read and dropped
  * for a moment, so that it reads the 413 instead of a reset (closing with unread data sends RST).
  */
-function tooLarge(ctx: Context, limit: number): HttpError {
-  const socket = ctx.req.socket;
-  ctx.set('Connection', 'close');
-  ctx.req.resume();
+function tooLarge(req: IncomingMessage, res: ServerResponse, limit: number): HttpError {
+  const socket = req.socket;
+  res.setHeader('Connection', 'close');
+  req.resume();
   // Node ends a "Connection: close" answer with socket.destroySoon(): end, then destroy at once.
   socket.destroySoon = () => {
     socket.end();

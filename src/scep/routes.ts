@@ -2,10 +2,9 @@
 // PKIOperation by GET (base64 message) or POST (binary). The handler decodes the HTTP request,
 // reads the pkiMessage, calls the ScepService method of its type and answers with a CertRep. Once a
 // pkiMessage names its transaction every refusal is a signed CertRep FAILURE; before that (not SCEP
-// at all) it is an HTTP 4xx with JSON {error, reason}.
-import type Router from '@koa/router';
-import type { Context } from 'koa';
-import { HttpError, readBody } from '../http';
+// at all) it is an HTTP 4xx with JSON {error, reason}. Served without koa (http/exchange.ts): an
+// enrollment is three requests here.
+import { HttpError, type Exchange, type ExchangeAnswer, type ExchangeRoutes } from '../http';
 import { ScepError, type TransactionContext } from './errors';
 import { buildCertRep, type CertRepOutcome } from './certrep';
 import { readPkiOperation, type PkiOperation } from './pkioperation';
@@ -16,7 +15,7 @@ const PKI_MESSAGE = 'application/x-pki-message';
 // Section 4.3: application/x-pki-message; scepclient sends octet-stream, some clients nothing at all.
 const POST_TYPES = new Set([PKI_MESSAGE, 'application/octet-stream', 'application/pkcs7-mime', '']);
 
-// Query parameters from the raw query string: koa's parser turns '+' into a space, which would
+// Query parameters from the raw query string: a form parser turns '+' into a space, which would
 // corrupt a standard-base64 message sent without percent-encoding.
 function queryParams(raw: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -48,9 +47,6 @@ function base64Message(raw: string, limit: number): Buffer {
   return Buffer.from(text, 'base64');
 }
 
-function callerOf(ctx: Context): ScepCaller {
-  return { source: ctx.state.sourceAddress ?? null, requestId: ctx.state.requestId ?? null };
-}
 
 function dispatch(service: ScepService, op: PkiOperation, caller: ScepCaller): CertRepOutcome {
   switch (op.messageType) {
@@ -67,20 +63,20 @@ function dispatch(service: ScepService, op: PkiOperation, caller: ScepCaller): C
   }
 }
 
-async function pkiOperation(ctx: Context, service: ScepService, config: ScepConfig, params: Map<string, string>): Promise<void> {
+async function pkiOperation(exchange: Exchange, service: ScepService, config: ScepConfig, params: Map<string, string>): Promise<ExchangeAnswer> {
   let message: Buffer;
-  if (ctx.method === 'POST') {
-    const type = (ctx.get('content-type') || '').split(';')[0]!.trim().toLowerCase();
+  if (exchange.method === 'POST') {
+    const type = exchange.header('content-type').split(';')[0]!.trim().toLowerCase();
     if (!POST_TYPES.has(type)) {
-      ctx.req.resume();
+      exchange.req.resume();
       throw new HttpError(415, 'unsupported_media_type', `a PKIOperation body is binary DER sent as ${PKI_MESSAGE} (or application/octet-stream), not ${type}`);
     }
-    message = await readBody(ctx, config.maxMessageBytes);
+    message = await exchange.readBody(config.maxMessageBytes);
   } else {
     message = base64Message(params.get('message') ?? '', config.maxMessageBytes);
   }
 
-  const caller = callerOf(ctx);
+  const caller: ScepCaller = { source: exchange.sourceAddress, requestId: exchange.requestId };
   const ra = service.registrationAuthority();
   let op: PkiOperation | undefined;
   let transaction: TransactionContext;
@@ -97,35 +93,27 @@ async function pkiOperation(ctx: Context, service: ScepService, config: ScepConf
     transaction = err.transaction;
     outcome = { pkiStatus: 'FAILURE', failInfo: err.failInfo, failInfoText: err.reason };
   }
-  ctx.status = 200;
-  ctx.type = PKI_MESSAGE;
-  ctx.body = buildCertRep(ra, transaction, outcome);
+  return { type: PKI_MESSAGE, body: buildCertRep(ra, transaction, outcome) };
 }
 
-export function mountScepRoutes(router: Router, service: ScepService, config: ScepConfig): void {
-  const handler = async (ctx: Context): Promise<void> => {
-    const params = queryParams(ctx.querystring);
+export function mountScepRoutes(routes: ExchangeRoutes, service: ScepService, config: ScepConfig): void {
+  const handler = (exchange: Exchange): ExchangeAnswer | Promise<ExchangeAnswer> => {
+    const params = queryParams(exchange.querystring);
     const operation = percentDecoded(params.get('operation') ?? '', 'operation');
     switch (operation) {
       case 'GetCACaps':
-        ctx.type = 'text/plain';
-        ctx.body = service.capabilities().join('\n') + '\n';
-        return;
+        return { type: 'text/plain; charset=utf-8', body: service.capabilities().join('\n') + '\n' };
       case 'GetCACert':
-        ctx.type = 'application/x-x509-ca-ra-cert';
-        ctx.body = service.caCertificates();
-        return;
+        return { type: 'application/x-x509-ca-ra-cert', body: service.caCertificates() };
       case 'GetNextCACert': {
         const next = service.nextCaCertificates();
         if (!next) {
           throw new HttpError(404, 'no_next_ca', 'Ward has no CA rollover in progress, so there is no next CA certificate (GetCACaps does not advertise GetNextCACert)');
         }
-        ctx.type = 'application/x-x509-next-ca-cert';
-        ctx.body = next;
-        return;
+        return { type: 'application/x-x509-next-ca-cert', body: next };
       }
       case 'PKIOperation':
-        return pkiOperation(ctx, service, config, params);
+        return pkiOperation(exchange, service, config, params);
       case '':
         throw new HttpError(400, 'badRequest', 'SCEP requests need ?operation= (GetCACaps, GetCACert, PKIOperation)');
       default:
@@ -133,8 +121,5 @@ export function mountScepRoutes(router: Router, service: ScepService, config: Sc
     }
   };
   // Some clients append the CGI name of the original SCEP drafts to the configured URL.
-  for (const path of ['/scep', '/scep/pkiclient.exe']) {
-    router.get(path, handler);
-    router.post(path, handler);
-  }
+  routes.add(['/scep', '/scep/pkiclient.exe'], ['GET', 'POST'], handler);
 }

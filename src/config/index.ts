@@ -2,4 +2,4 @@ export { loadConfig, configFromObject, configPathFromArgs, resolveConfigPath, Co
 export type { WardConfig, ListenerConfig } from './load';
 export { configSchema } from './schema';
 export { packageRoot } from './package-root';
-export { accessLogOf, createLogger, REDACT_PATHS } from './logger';
+export { AccessLog, createLogger, REDACT_PATHS } from './logger';

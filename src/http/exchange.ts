@@ -7,7 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { errorAnswer, HttpError } from './errors';
-import { DEFAULT_CACHE_CONTROL, SECURITY_HEADERS, logRequest, readRequestBody, requestIdOf } from './middleware';
+import type { AccessLog } from '../config';
+import { DEFAULT_CACHE_CONTROL, SECURITY_HEADERS, readRequestBody, requestIdOf } from './middleware';
 
 /** One request on a koa-less route. */
 export interface Exchange {
@@ -45,7 +46,7 @@ export class ExchangeRoutes {
   private readonly routes = new Map<string, ExchangeRoute>();
 
   constructor(
-    private readonly accessLog: Logger,
+    private readonly accessLog: AccessLog,
     private readonly log: Logger,
   ) {}
 
@@ -80,7 +81,7 @@ export class ExchangeRoutes {
         });
         res.end(body);
       }
-      logRequest(this.accessLog, requestId, method, path, status, started, sourceAddress);
+      this.accessLog.request(requestId, method, path, status, Number(process.hrtime.bigint() - started) / 1e6, sourceAddress);
     };
     const fail = (e: unknown) => {
       const answer = errorAnswer(e, this.log, requestId);

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { accessLogOf, type WardConfig } from '../config';
+import { AccessLog, type WardConfig } from '../config';
 import { errorBoundary } from './errors';
 import { ExchangeRoutes } from './exchange';
 import type { Health } from './health';
@@ -134,12 +134,12 @@ export function createListeners(cfg: WardConfig, log: Logger, health: Health, tl
       ctx.body = report;
     });
   }
-  const appOf = (router: Router, name: string) => {
+  const appOf = (router: Router, name: string, accessLog: AccessLog) => {
     const app = new Koa();
     app.proxy = false;
     app.silent = true;
     const l = log.child({ listener: name });
-    app.use(requestLog(accessLogOf(log, { listener: name })));
+    app.use(requestLog(accessLog));
     app.use(errorBoundary(l));
     app.use(securityHeaders);
     app.use(router.routes());
@@ -154,12 +154,13 @@ export function createListeners(cfg: WardConfig, log: Logger, health: Health, tl
     headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: 1000,
   };
-  const plainExchanges = new ExchangeRoutes(accessLogOf(log, { listener: 'http' }), log.child({ listener: 'http' }));
-  const plainApp = appOf(plain, 'http').callback();
+  const plainAccessLog = new AccessLog(log, { listener: 'http' });
+  const plainExchanges = new ExchangeRoutes(plainAccessLog, log.child({ listener: 'http' }));
+  const plainApp = appOf(plain, 'http', plainAccessLog).callback();
   const httpServer = http.createServer(timing, (req, res) => {
     if (!plainExchanges.serve(req, res)) void plainApp(req, res);
   });
-  const httpsServer = https.createServer({ ...timing, ...tlsOptions(tls), handshakeTimeout: limits.headersTimeoutMs }, appOf(secure, 'https').callback());
+  const httpsServer = https.createServer({ ...timing, ...tlsOptions(tls), handshakeTimeout: limits.headersTimeoutMs }, appOf(secure, 'https', new AccessLog(log, { listener: 'https' })).callback());
   const connections = new ConnectionCounts(limits.connectionsPerAddress);
   for (const [s, name] of [[httpServer, 'http'], [httpsServer, 'https']] as const) {
     s.maxConnections = limits.maxConnections;

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
-import type { Logger } from 'pino';
 import type { AuditActor, AuditContext } from '../audit';
+import type { AccessLog } from '../config';
 import { HttpError } from './errors';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -12,14 +12,8 @@ export function requestIdOf(given: string | undefined): string {
   return given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }
 
-/** The access log's one line for an answered request. */
-export function logRequest(log: Logger, requestId: string, method: string, path: string, status: number, started: bigint, ip: string | null): void {
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  log.info({ requestId, method, path, status, ms: Math.round(ms * 10) / 10, ip }, 'request');
-}
-
 /** Takes a sane X-Request-Id from a proxy or makes one; echoes it; logs one line per request. */
-export function requestLog(log: Logger) {
+export function requestLog(accessLog: AccessLog) {
   return async function requestLogMiddleware(ctx: Context, next: Next): Promise<void> {
     const requestId = requestIdOf(ctx.get('x-request-id'));
     ctx.state.requestId = requestId;
@@ -30,7 +24,7 @@ export function requestLog(log: Logger) {
     try {
       await next();
     } finally {
-      logRequest(log, requestId, ctx.method, ctx.path, ctx.status, started, ctx.state.sourceAddress);
+      accessLog.request(requestId, ctx.method, ctx.path, ctx.status, Number(process.hrtime.bigint() - started) / 1e6, ctx.state.sourceAddress);
     }
   };
 }

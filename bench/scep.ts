@@ -5,11 +5,13 @@
 // children, from /proc/<pid>/stat) for each, their ratio, the floor of three RSA-2048 private-key
 // operations, and the in-process cost of the hot path (parse, verify, decrypt, sign the certificate,
 // build the CertRep).
-// Usage: node build/bench/scep.js [--n 200] [--concurrency 4] [--warmup 3000] [--baseline-warmup 400]
+// Usage: node build/bench/scep.js [--n 200] [--concurrency 4] [--warmup 8000] [--baseline-warmup 400]
 // (warm-up enrollments are not measured. A long-running appliance runs code V8 compiled long ago: after 400
 // enrollments the daemon still finished 228 compilations during the next 400 (`--trace-opt`), and
 // their code, allocated in the old generation, kept V8's concurrent marking busy; after 2,000, 41;
-// after 4,000, 9). scepserver, compiled ahead of time, gets --baseline-warmup (400): its file depot
+// after 4,000, 9. Session 6, /scep without koa: 46 compilations in the 800 after 3,000 (node's HTTP
+// internals among them), V8's compiler thread 0.29 ms an enrollment; 3 in the 800 after 8,000,
+// 0.04 ms). scepserver, compiled ahead of time, gets --baseline-warmup (400): its file depot
 // costs it more CPU an enrollment as it grows (10.25 ms after 3,200 enrollments, 6.3-6.9 after 600),
 // so a smaller depot keeps the comparison on the side of scepserver.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,7 +29,7 @@ import { loadTestConfig, mainJs, request, tempDir, unitNodeOptions, waitFor, wri
 import { makeThrowawayCa } from '../test/scep/throwaway-ca';
 
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '200' }, concurrency: { type: 'string', default: '4' }, warmup: { type: 'string', default: '3000' }, 'baseline-warmup': { type: 'string', default: '400' } },
+  options: { n: { type: 'string', default: '200' }, concurrency: { type: 'string', default: '4' }, warmup: { type: 'string', default: '8000' }, 'baseline-warmup': { type: 'string', default: '400' } },
 });
 const N = Number(values.n);
 const C = Number(values.concurrency);

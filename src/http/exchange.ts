@@ -6,8 +6,8 @@
 // errorAnswer, body limits from readRequestBody, 405 with Allow for other methods.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { errorAnswer, HttpError } from './errors';
 import type { AccessLog } from '../config';
+import { errorAnswer, HttpError } from './errors';
 import { DEFAULT_CACHE_CONTROL, SECURITY_HEADERS, readRequestBody, requestIdOf } from './middleware';
 
 /** One request on a koa-less route. */
@@ -20,7 +20,7 @@ export interface Exchange {
   readonly requestId: string;
   /** Read when the request arrived: the socket can be gone by the time it is audited. */
   readonly sourceAddress: string | null;
-  /** A request header, '' when absent. */
+  /** A request header by its lower-case name, '' when absent. */
   header(name: string): string;
   /** The body, at most `limit` bytes (413 otherwise); Expect: 100-continue is answered only now. */
   readBody(limit: number): Promise<Buffer>;
@@ -108,8 +108,9 @@ export class ExchangeRoutes {
     };
     try {
       const answer = route.handler(exchange);
-      // GetCACaps and GetCACert answer at once; only a body read makes a promise.
-      if (answer instanceof Promise) answer.then((a) => send(a.status ?? 200, a.type, a.body), fail);
+      // GetCACaps and GetCACert answer at once; only a body read makes a promise. A throw while
+      // sending lands in fail too (which then only logs), never in an unhandled rejection.
+      if (answer instanceof Promise) answer.then((a) => send(a.status ?? 200, a.type, a.body)).catch(fail);
       else send(answer.status ?? 200, answer.type, answer.body);
     } catch (e) {
       fail(e);

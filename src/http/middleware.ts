@@ -29,10 +29,12 @@ export function requestLog(accessLog: AccessLog) {
   };
 }
 
-/** Headers every answer carries (the console and API are same-origin only); Cache-Control unless the answer set one. */
+/** Headers every answer carries (the console and API are same-origin only). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
+/** Cache-Control of every answer that sets none itself. */
 export const DEFAULT_CACHE_CONTROL = 'no-store';
 
+/** SECURITY_HEADERS and the default Cache-Control on every koa answer. */
 export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
   await next();
   ctx.set(SECURITY_HEADERS);

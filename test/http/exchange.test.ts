@@ -27,6 +27,8 @@ t.test('an exchange route answers like a koa route', async (t) => {
   ward.listeners.plainExchanges.add(['/test/exchange-sync'], ['GET'], () => {
     throw new Error('thrown before any promise');
   });
+  // A body that is neither a string nor a Buffer makes the send itself throw, after the promise.
+  ward.listeners.plainExchanges.add(['/test/exchange-bad-body'], ['GET'], async () => ({ type: 'text/plain', body: 42 as unknown as string }));
 
   const ok = await request(`${ward.httpUrl}/test/exchange?a=1+2`, { headers: { 'x-request-id': 'proxy-id-1234' } });
   t.equal(ok.status, 203);
@@ -93,6 +95,9 @@ t.test('an exchange route answers like a koa route', async (t) => {
   t.notOk(crash.body.toString().includes('a bug'), 'the error message stays in the log');
   const syncCrash = await request(`${ward.httpUrl}/test/exchange-sync`);
   t.equal(syncCrash.status, 500);
+  const badBody = await request(`${ward.httpUrl}/test/exchange-bad-body`);
+  t.equal(badBody.status, 500, 'a throw while sending is answered, not an unhandled rejection');
+  t.equal(badBody.json().error, 'internal_error');
   t.equal(crashes, 1);
   t.equal((await request(`${ward.httpUrl}/test/exchange`)).status, 203, 'still answering');
 
@@ -102,7 +107,7 @@ t.test('an exchange route answers like a koa route', async (t) => {
   t.match(access[0], { listener: 'http', method: 'GET', path: '/test/exchange', status: 203, ip: '127.0.0.1' });
   t.type(access[0].ms, 'number');
   const failed = lines.filter((l) => l.msg === 'request failed');
-  t.equal(failed.length, 2, 'both crashes logged as Ward\'s fault');
+  t.equal(failed.length, 3, 'each failure logged as Ward\'s fault');
   t.equal(failed[0].requestId, crash.headers['x-request-id']);
   t.equal(lines.filter((l) => l.msg === 'request' && l.status === 405).length, 1, 'refusals are access-logged too');
 });

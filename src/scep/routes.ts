@@ -47,7 +47,6 @@ function base64Message(raw: string, limit: number): Buffer {
   return Buffer.from(text, 'base64');
 }
 
-
 function dispatch(service: ScepService, op: PkiOperation, caller: ScepCaller): CertRepOutcome {
   switch (op.messageType) {
     case 'PKCSReq':

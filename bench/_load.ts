@@ -1,12 +1,14 @@
 // What the benches share on the measuring side: their output (one JSON object a line on stdout,
 // progress on stderr), the server's CPU time and memory from /proc, latency percentiles, HTTPS
-// requests on a chosen agent, and the minimal koa app they compare Ward with.
+// requests on a chosen agent, the minimal koa app they compare Ward with, and Ward's daemon started
+// as the appliance starts it.
 // (The leading underscore keeps bench/index.ts from running it as a bench of its own.)
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { spawnDaemon, unitNodeOptions, type Daemon } from '../test/support/ward';
 
 export function benchOutput(bench: string) {
   return {
@@ -104,4 +106,9 @@ export function healthDetails(httpPort: number, check: string): Promise<Record<s
       res.on('end', () => resolve((JSON.parse(Buffer.concat(chunks).toString()) as { checks: Record<string, { details?: Record<string, any> }> }).checks[check]?.details ?? {}));
     }).on('error', reject);
   });
+}
+
+/** Ward's daemon with the node options of the systemd unit's ExecStart, so a bench measures it as the appliance runs it. */
+export function spawnBenchDaemon(file: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  return spawnDaemon(file, env, [], unitNodeOptions());
 }

@@ -16,8 +16,8 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
-import { spawnDaemon, unitNodeOptions, type Daemon } from '../test/support/ward';
-import { benchOutput, healthDetails, httpsCall, memoryOf, round, startKoaBaseline } from './_load';
+import type { Daemon } from '../test/support/ward';
+import { benchOutput, healthDetails, httpsCall, memoryOf, round, spawnBenchDaemon, startKoaBaseline } from './_load';
 import { ANDROID_STATUS, type AndroidBenchDevice, BenchFleet, keyPool, openBenchStore, writeBaselineTls, writeBenchConfig } from './_seed';
 
 const DEVICES = Number(process.env.BENCH_ANDROID_DEVICES ?? 10_000);
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     // ---- syncs per second: Ward and the baseline app taking turns, same devices, same loops ----
     // BENCH_PROFILE_DIR: write a V8 CPU profile of the daemon there (for finding hot spots).
     const profileDir = process.env.BENCH_PROFILE_DIR;
-    daemon = await spawnDaemon(file, profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}, [], unitNodeOptions());
+    daemon = await spawnBenchDaemon(file, profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {});
     const ward = `https://127.0.0.1:${daemon.httpsPort}`;
     baseline = await startKoaBaseline(tlsFile, 'application/json', KOA_ANSWER);
     const koa = `https://127.0.0.1:${baseline.port}`;
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     daemon = undefined;
 
     // ---- long polls held at once, memory per held poll ----
-    daemon = await spawnDaemon(file, {}, [], unitNodeOptions());
+    daemon = await spawnBenchDaemon(file);
     const wardHttp = daemon.httpPort;
     const pid = daemon.proc.pid!;
     agentsFor(devices);

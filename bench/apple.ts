@@ -14,8 +14,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import { signMdmMessage } from '../src/apple/cms';
 import { buildPlistBuffer, parsePlistDict } from '../src/apple/plist';
-import { spawnDaemon, unitNodeOptions } from '../test/support/ward';
-import { benchOutput, cpuMs, latencySummary, startKoaBaseline } from './_load';
+import { benchOutput, cpuMs, latencySummary, spawnBenchDaemon, startKoaBaseline } from './_load';
 import { type AppleBenchDevice, authenticateMessage, issueAppleIdentities, keyPool, openBenchStore, tokenUpdateMessage, writeBaselineTls, writeBenchConfig } from './_seed';
 
 const DEVICES = Number(process.env.BENCH_APPLE_DEVICES ?? 10_000);
@@ -138,7 +137,7 @@ async function main(): Promise<void> {
 
   // BENCH_PROFILE_DIR: write a V8 CPU profile of the daemon there (for finding hot spots).
   const profileDir = process.env.BENCH_PROFILE_DIR;
-  const daemon = await spawnDaemon(file, profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}, [], unitNodeOptions());
+  const daemon = await spawnBenchDaemon(file, profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {});
   const base = `https://127.0.0.1:${daemon.httpsPort}`;
   // The constant answer of the minimal app: what Ward's endpoint answers in the simplest case.
   const baseline = await startKoaBaseline(tlsFile, 'application/xml', '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n' +

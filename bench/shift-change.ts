@@ -43,8 +43,8 @@ import YAML from 'yaml';
 import { adminServices, base32Decode, totp, totpStep } from '../src/admin';
 import { signMdmMessage } from '../src/apple/cms';
 import { buildPlistBuffer } from '../src/apple/plist';
-import { spawnDaemon, unitNodeOptions, type Daemon } from '../test/support/ward';
-import { type Answer, MiB, benchOutput, cpuMs, healthDetails, httpsCall, latencySummary, memoryOf, round, sleep } from './_load';
+import type { Daemon } from '../test/support/ward';
+import { type Answer, MiB, benchOutput, cpuMs, healthDetails, httpsCall, latencySummary, memoryOf, round, sleep, spawnBenchDaemon } from './_load';
 import { ANDROID_STATUS, type AndroidBenchDevice, type AppleBenchDevice, BenchFleet, type BenchStore, keyPool, openBenchStore, tokenUpdateMessage, writeBenchConfig } from './_seed';
 
 const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
@@ -364,7 +364,7 @@ async function main(): Promise<void> {
     const emptyAdmin = await createAdmin(emptyFleet.store);
     const emptyCa = emptyFleet.store.ca.chainPem();
     await emptyFleet.close();
-    daemon = await spawnDaemon(empty.file, {}, [], unitNodeOptions());
+    daemon = await spawnBenchDaemon(empty.file);
     const emptyPoint = await memoryPoint(daemon, emptyCa, emptyAdmin, [], { apple: 0, android: 0 });
     emptyPoint.pager.close();
     await daemon.stop();
@@ -406,7 +406,7 @@ async function main(): Promise<void> {
     const smallWarmup = warmup(apple.slice(APPLE - warmApple), android.slice(ANDROID - warmAndroid));
     log(`signed the sessions' messages in ${Date.now() - t0} ms`);
 
-    daemon = await spawnDaemon(file, {}, [], unitNodeOptions());
+    daemon = await spawnBenchDaemon(file);
     const base = `https://127.0.0.1:${daemon.httpsPort}`;
     const pid = daemon.proc.pid!;
     const small = await memoryPoint(daemon, caPem, admin, smallWarmup, { apple: APPLE, android: ANDROID });
@@ -499,7 +499,7 @@ async function main(): Promise<void> {
       // The look-up in the warm-up runs the full compliance sync; the scheduled one (every 5 minutes)
       // is moved out of the way so that it does not run again under the paging that follows.
       fs.writeFileSync(file, YAML.stringify({ ...doc, policy: { complianceSchedule: '0 0 1 1 *' } }));
-      daemon = await spawnDaemon(file, {}, [], unitNodeOptions());
+      daemon = await spawnBenchDaemon(file);
       const large = await memoryPoint(daemon, caPem, admin, largeWarmup, { apple: LARGE_APPLE, android: largeAndroid });
       points.push(large);
       const tally = new Tally();

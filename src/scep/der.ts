@@ -37,6 +37,7 @@ class Value implements Asn1 {
     readonly next: number,
   ) {}
 
+  // A new view on each read: readers below take it once.
   get value(): Buffer | Asn1[] {
     return this.children ?? this.input.subarray(this.contents, this.contentsEnd);
   }
@@ -146,15 +147,17 @@ export function contextItems(node: Asn1 | undefined, tag: number, what: string):
 // for eContent) is the concatenation of its primitive segments.
 export function octets(node: Asn1 | undefined, what: string): Buffer {
   if (!node) throw malformed(what);
-  if (Buffer.isBuffer(node.value)) return node.value;
+  const value = node.value;
+  if (Buffer.isBuffer(value)) return value;
   const parts: Buffer[] = [];
-  for (const child of node.value) parts.push(octets(child, what));
+  for (const child of value) parts.push(octets(child, what));
   return Buffer.concat(parts);
 }
 
 // A BOOLEAN that is TRUE (DER: the single octet FF).
 export function isTrue(node: Asn1 | undefined): boolean {
-  return isUniversal(node, Type.BOOLEAN) && Buffer.isBuffer(node!.value) && node!.value.length === 1 && node!.value[0] === 0xff;
+  const value = isUniversal(node, Type.BOOLEAN) ? node!.value : undefined;
+  return Buffer.isBuffer(value) && value.length === 1 && value[0] === 0xff;
 }
 
 export function octetString(node: Asn1 | undefined, what: string): Buffer {
@@ -163,16 +166,18 @@ export function octetString(node: Asn1 | undefined, what: string): Buffer {
 }
 
 export function oid(node: Asn1 | undefined, what: string): string {
-  if (!isUniversal(node, Type.OID) || !Buffer.isBuffer(node!.value)) throw malformed(what);
-  const dotted = oidText(node!.value);
+  const value = isUniversal(node, Type.OID) ? node!.value : undefined;
+  if (!Buffer.isBuffer(value)) throw malformed(what);
+  const dotted = oidText(value);
   if (dotted === undefined) throw malformed(what);
   return dotted;
 }
 
 // INTEGER content octets (two's complement, as encoded): serial numbers are compared as bytes.
 export function integerBytes(node: Asn1 | undefined, what: string): Buffer {
-  if (!isUniversal(node, Type.INTEGER) || !Buffer.isBuffer(node!.value) || node!.value.length === 0) throw malformed(what);
-  return node!.value;
+  const value = isUniversal(node, Type.INTEGER) ? node!.value : undefined;
+  if (!Buffer.isBuffer(value) || value.length === 0) throw malformed(what);
+  return value;
 }
 
 export function smallInteger(node: Asn1 | undefined, what: string): number {
@@ -210,8 +215,10 @@ export function text(node: Asn1 | undefined, what: string): string {
 }
 
 export function time(node: Asn1 | undefined, what: string): Date {
-  if (!node || node.tagClass !== Class.UNIVERSAL || !Buffer.isBuffer(node.value)) throw malformed(what);
-  const text = node.value.toString('latin1');
+  if (!node || node.tagClass !== Class.UNIVERSAL) throw malformed(what);
+  const value = node.value;
+  if (!Buffer.isBuffer(value)) throw malformed(what);
+  const text = value.toString('latin1');
   let date: Date;
   try {
     if (node.type === Type.UTCTIME) date = asn1.utcTimeToDate(text);
@@ -226,8 +233,8 @@ export function time(node: Asn1 | undefined, what: string): Date {
 
 // BIT STRING content without its leading unused-bits octet.
 export function bitString(node: Asn1 | undefined, what: string): Buffer {
-  if (!isUniversal(node, Type.BITSTRING) || !Buffer.isBuffer(node!.value)) throw malformed(what);
-  const raw = node!.value;
+  const raw = isUniversal(node, Type.BITSTRING) ? node!.value : undefined;
+  if (!Buffer.isBuffer(raw)) throw malformed(what);
   if (raw.length < 1 || raw[0] !== 0) throw malformed(what);
   return raw.subarray(1);
 }
